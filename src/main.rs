@@ -1,1 +1,88 @@
-fn main() {}
+//! The `hookguard` binary: parse arguments, dispatch, map failures to the contract's exit codes.
+
+use std::process::ExitCode;
+
+use hookguard::cli::{self, Command, EXIT_USAGE};
+use hookguard::commands::{self, now_ms, Failure, SignArgs};
+
+fn main() -> ExitCode {
+    hookguard::tls::install_crypto_provider();
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("hookguard: {failure}");
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Check { config } => commands::check(&config.config, now_ms(), &mut out),
+        Command::Sign {
+            config,
+            route,
+            secret,
+            body,
+            timestamp,
+            id,
+        } => {
+            let snap = hookguard::compile::load(&config.config).map_err(to_usage)?;
+            let body = match body {
+                Some(path) => commands::read_input(&path)?,
+                None => Vec::new(),
+            };
+            let timestamp = timestamp.unwrap_or_else(|| (now_ms() / 1000).to_string());
+            let id = id.unwrap_or_else(random_msg_id);
+            let args = SignArgs {
+                route: &route,
+                secret: secret.as_deref(),
+                body: &body,
+                timestamp: &timestamp,
+                id: &id,
+            };
+            commands::sign_cmd(&snap, &args, now_ms(), &mut out)
+        }
+        Command::Verify {
+            config,
+            route,
+            headers,
+            body,
+            now,
+        } => {
+            let snap = hookguard::compile::load(&config.config).map_err(to_usage)?;
+            let text = commands::read_input(&headers)?;
+            let captured = commands::parse_headers(&String::from_utf8_lossy(&text))?;
+            let body = commands::read_input(&body)?;
+            let now = now.map_or_else(now_ms, |s| s.saturating_mul(1000));
+            commands::verify_cmd(&snap, &route, &captured, &body, now, &mut out)
+        }
+        Command::GenSecret { scheme } => {
+            println!("{}", commands::gen_secret(&scheme)?);
+            Ok(0)
+        }
+        Command::Run { .. } | Command::Demo { .. } => Err(Failure {
+            message: "not built yet".into(),
+            code: 1,
+        }),
+    }
+}
+
+fn to_usage(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        message: e.to_string(),
+        code: EXIT_USAGE,
+    }
+}
+
+fn random_msg_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("msg_{}", hex::encode(bytes))
+}

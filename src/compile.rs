@@ -1,0 +1,242 @@
+//! Validate, then freeze: a parsed [`Config`] becomes an immutable [`Snapshot`]. Every
+//! problem is reported at its line and column. [`load`] is the one function that reads the
+//! config, secret and TLS files, so a reload is exactly start-up again.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::uri::{Scheme, Uri};
+use http::Method;
+use serde_saphyr::{Location, Spanned};
+
+use crate::checks::compile_checks;
+use crate::config::{self, Config, ConfigError, RouteConfig, TlsConfig};
+use crate::state::{sort_routes, Limits, Route, Snapshot, Upstream};
+
+/// Default `tolerance` for signed timestamps.
+pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+/// Reads, parses, validates and compiles the config at `path`, with every secret and TLS
+/// file it names.
+pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
+    compile(config::parse(&text, path)?, path)
+}
+
+/// Where errors point, and how relative paths resolve.
+pub struct Ctx<'a> {
+    /// The config file.
+    pub file: &'a Path,
+    /// Its directory: relative paths in the config resolve against it.
+    pub dir: PathBuf,
+    /// Files read so far (watched for reload).
+    pub watched: Vec<PathBuf>,
+}
+
+impl Ctx<'_> {
+    /// An error at `at`.
+    pub fn err(&self, at: Location, message: impl Into<String>) -> ConfigError {
+        ConfigError::At {
+            file: self.file.to_owned(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+        }
+    }
+
+    /// Reads a file the config names (relative to the config's directory) and watches it.
+    pub fn read(&mut self, at: Location, what: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
+        let full = self.dir.join(path);
+        let bytes = std::fs::read(&full)
+            .map_err(|e| self.err(at, format!("cannot read {what} `{}`: {e}", full.display())))?;
+        self.watched.push(full);
+        Ok(bytes)
+    }
+}
+
+/// Validates a parsed config and compiles it, reading the files it names.
+pub fn compile(config: Config, file: &Path) -> Result<Snapshot, ConfigError> {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    let mut ctx = Ctx {
+        file,
+        dir,
+        watched: vec![file.to_owned()],
+    };
+    let listen = socket_addr(&ctx, &config.listen, "listen")?;
+    let admin = match &config.admin {
+        Some(a) => Some(socket_addr(&ctx, &a.listen, "admin.listen")?),
+        None => None,
+    };
+    let tls = match &config.tls {
+        Some(t) => Some(Arc::new(tls(&mut ctx, t)?)),
+        None => None,
+    };
+    let limits = limits(&ctx, &config)?;
+    let mut routes = Vec::with_capacity(config.routes.value.len());
+    if config.routes.value.is_empty() {
+        return Err(ctx.err(
+            config.routes.referenced,
+            "`routes` is empty: add at least one route",
+        ));
+    }
+    for spanned in &config.routes.value {
+        let route = route(&mut ctx, spanned, &limits)?;
+        if routes.iter().any(|r: &Route| r.name == route.name) {
+            let msg = format!("duplicate route name `{}`", route.name);
+            return Err(ctx.err(spanned.referenced, msg));
+        }
+        routes.push(route);
+    }
+    sort_routes(&mut routes);
+    Ok(Snapshot {
+        source: file.to_owned(),
+        listen,
+        admin,
+        tls,
+        limits,
+        routes,
+        watched: ctx.watched,
+    })
+}
+
+fn socket_addr(ctx: &Ctx<'_>, s: &Spanned<String>, key: &str) -> Result<SocketAddr, ConfigError> {
+    s.value.trim().parse().map_err(|_| {
+        ctx.err(
+            s.referenced,
+            format!(
+                "`{key}` must be an IP address and port like 0.0.0.0:8443, not `{}`",
+                s.value
+            ),
+        )
+    })
+}
+
+fn tls(ctx: &mut Ctx<'_>, t: &Spanned<TlsConfig>) -> Result<rustls::ServerConfig, ConfigError> {
+    let at = t.referenced;
+    let cert = ctx.read(at, "tls.cert", &t.value.cert)?;
+    let key = ctx.read(at, "tls.key", &t.value.key)?;
+    let ca = match &t.value.client_ca {
+        Some(path) => Some(ctx.read(at, "tls.client_ca", path)?),
+        None => None,
+    };
+    crate::tls::server_config(&cert, &key, ca.as_deref()).map_err(|e| ctx.err(at, e.to_string()))
+}
+
+fn limits(ctx: &Ctx<'_>, config: &Config) -> Result<Limits, ConfigError> {
+    let l = &config.limits;
+    let limits = Limits {
+        max_body_bytes: l.max_body_bytes,
+        header_timeout: l.header_timeout.0,
+        body_timeout: l.body_timeout.0,
+        upstream_timeout: l.upstream_timeout.0,
+        max_connections: l.max_connections,
+    };
+    let zero = limits.max_body_bytes == 0
+        || limits.header_timeout.is_zero()
+        || limits.body_timeout.is_zero()
+        || limits.upstream_timeout.is_zero()
+        || limits.max_connections == 0;
+    if zero {
+        let at = config.listen.referenced;
+        return Err(ctx.err(at, "every `limits` value must be greater than zero"));
+    }
+    Ok(limits)
+}
+
+fn route(
+    ctx: &mut Ctx<'_>,
+    spanned: &Spanned<RouteConfig>,
+    limits: &Limits,
+) -> Result<Route, ConfigError> {
+    let (r, at) = (&spanned.value, spanned.referenced);
+    let valid_name = !r.name.is_empty()
+        && r.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid_name {
+        let msg = format!("route name `{}` must match [a-z0-9_-]+", r.name);
+        return Err(ctx.err(at, msg));
+    }
+    if !r.path.starts_with('/') || r.path.contains('?') {
+        let msg = format!(
+            "route `{}`: path `{}` must start with / and carry no query",
+            r.name, r.path
+        );
+        return Err(ctx.err(at, msg));
+    }
+    let host = match r.host.as_deref().map(str::trim) {
+        Some("") => return Err(ctx.err(at, format!("route `{}`: `host` is empty", r.name))),
+        other => other.map(str::to_ascii_lowercase),
+    };
+    let upstream =
+        upstream(&r.upstream).map_err(|m| ctx.err(at, format!("route `{}`: {m}", r.name)))?;
+    let probe_methods = r
+        .probe_methods
+        .iter()
+        .map(|m| Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            ctx.err(
+                at,
+                format!("route `{}`: invalid method in `probe_methods`", r.name),
+            )
+        })?;
+    let tolerance_ms = match r.tolerance {
+        Some(d) => i64::try_from(d.0.as_millis())
+            .map_err(|_| ctx.err(at, format!("route `{}`: `tolerance` is too large", r.name)))?,
+        None => DEFAULT_TOLERANCE_MS,
+    };
+    let max_body_bytes = r.max_body_bytes.unwrap_or(limits.max_body_bytes);
+    if max_body_bytes == 0 {
+        return Err(ctx.err(
+            at,
+            format!("route `{}`: `max_body_bytes` must be > 0", r.name),
+        ));
+    }
+    let checks = compile_checks(ctx, &r.name, &r.verify)?;
+    Ok(Route {
+        name: r.name.as_str().into(),
+        path: r.path.clone(),
+        host,
+        upstream,
+        mode: r.mode,
+        probe_methods,
+        tolerance_ms,
+        max_body_bytes,
+        checks,
+    })
+}
+
+/// Parses `http://host:port` or `https://host[:port]`; a path other than `/` is refused because
+/// the request's own path is forwarded unchanged.
+pub fn upstream(s: &str) -> Result<Upstream, String> {
+    let uri: Uri = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("upstream `{s}` is not a URL: {e}"))?;
+    let scheme = uri
+        .scheme()
+        .cloned()
+        .ok_or_else(|| format!("upstream `{s}` needs http:// or https://"))?;
+    if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+        return Err(format!("upstream `{s}` must be http:// or https://"));
+    }
+    let authority = uri
+        .authority()
+        .cloned()
+        .ok_or_else(|| format!("upstream `{s}` has no host"))?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if path != "/" && !path.is_empty() {
+        return Err(format!(
+            "upstream `{s}` must not carry a path: the request path is forwarded unchanged"
+        ));
+    }
+    Ok(Upstream { scheme, authority })
+}

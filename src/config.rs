@@ -1,0 +1,342 @@
+//! The YAML config as serde types, parsed with serde-saphyr; unknown keys are errors.
+//!
+//! This file only parses. `compile.rs` validates and freezes a [`Config`] into a snapshot.
+//! Errors are rendered as `file:line:column: message`, never with serde-saphyr's quoted
+//! source lines, and a message about a `value:` line never repeats the value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::secret::UnixMillis;
+
+/// The whole config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the proxy listens on.
+    pub listen: Spanned<String>,
+    /// TLS for the proxy listener; absent means plain HTTP.
+    #[serde(default)]
+    pub tls: Option<Spanned<TlsConfig>>,
+    /// The admin listener; absent means none.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// Size and time bounds.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The routes; at least one.
+    pub routes: Spanned<Vec<Spanned<RouteConfig>>>,
+}
+
+/// `tls:` paths (relative paths are relative to the config file's directory).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// PEM CA bundle; when set, clients must present a certificate it signed.
+    #[serde(default)]
+    pub client_ca: Option<String>,
+}
+
+/// `admin:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    pub listen: Spanned<String>,
+}
+
+/// `limits:`, with the contract's defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Larger bodies get 413.
+    pub max_body_bytes: u64,
+    /// Time to receive request headers.
+    pub header_timeout: Dur,
+    /// Time to receive the whole body.
+    pub body_timeout: Dur,
+    /// Time for the upstream to answer.
+    pub upstream_timeout: Dur,
+    /// Open connections above this are refused.
+    pub max_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 1_048_576,
+            header_timeout: Dur(Duration::from_secs(10)),
+            body_timeout: Dur(Duration::from_secs(30)),
+            upstream_timeout: Dur(Duration::from_secs(10)),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// `enforce` or `report-only`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Only verified requests are forwarded.
+    #[default]
+    Enforce,
+    /// Everything is forwarded, marked with the verdict.
+    ReportOnly,
+}
+
+/// One `routes:` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Unique, `[a-z0-9_-]+`.
+    pub name: String,
+    /// Matches this path and everything under it.
+    pub path: String,
+    /// Also require this Host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `http://` or `https://` authority to forward to.
+    pub upstream: String,
+    /// `enforce` (default) or `report-only`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Methods hookguard answers 200 itself, unverified and never forwarded.
+    #[serde(default)]
+    pub probe_methods: Vec<String>,
+    /// Allowed clock skew for signed timestamps (default 5m).
+    #[serde(default)]
+    pub tolerance: Option<Dur>,
+    /// Overrides `limits.max_body_bytes`.
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
+    /// One check or a list that must all pass.
+    pub verify: Spanned<Checks>,
+}
+
+/// `verify:` as written: one map, or a list of maps.
+#[derive(Debug)]
+pub struct Checks(pub Vec<Spanned<CheckConfig>>);
+
+/// One check. Which fields apply depends on `scheme`; `compile.rs` rejects the others.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// A scheme name from the contract's table.
+    pub scheme: String,
+    /// The secrets; every one active now is tried.
+    pub secrets: Vec<Spanned<SecretConfig>>,
+    /// `hmac`: sha1 | sha256 | sha512.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// `hmac`: the signature header; `api-key`: the key header.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// `hmac`: stripped from each signature where present.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// `hmac`: hex | base64 | base64url.
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// `hmac`: splits several signatures.
+    #[serde(default)]
+    pub separator: Option<String>,
+    /// `hmac`: enables the tolerance check.
+    #[serde(default)]
+    pub timestamp_header: Option<String>,
+    /// `hmac`: the signed-bytes template.
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// `hmac`: utf8 | hex | base64.
+    #[serde(default)]
+    pub secret_encoding: Option<String>,
+}
+
+/// One secret: exactly one of `value`, `env`, `file`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    /// Unique within the check.
+    pub id: String,
+    /// The secret inline (redacted in `Debug`).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// An environment variable holding it.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// A file holding it; one trailing newline is ignored.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Not tried before this instant.
+    #[serde(default)]
+    pub not_before: Option<Time>,
+    /// Not tried from this instant on.
+    #[serde(default)]
+    pub expires: Option<Time>,
+}
+
+impl fmt::Debug for SecretConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretConfig")
+            .field("id", &self.id)
+            .field("value", &self.value.as_ref().map(|_| "[redacted]"))
+            .field("env", &self.env)
+            .field("file", &self.file)
+            .field("not_before", &self.not_before)
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// A duration written as `500ms`, `10s`, `5m`, `3d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+/// An RFC 3339 instant, as Unix milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time(pub UnixMillis);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s).map(Dur).map_err(de::Error::custom)
+    }
+}
+
+/// Parses `500ms`, `10s`, `5m`, `3d` (humantime syntax, which also takes `1h 30m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration like 500ms, 10s, 5m or 3d ({e})"))
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_time(&s).map(Time).map_err(de::Error::custom)
+    }
+}
+
+/// Parses an RFC 3339 instant such as `2026-11-20T00:00:00Z` into Unix milliseconds.
+pub fn parse_time(s: &str) -> Result<UnixMillis, String> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+        format!("`{s}` is not an RFC 3339 time like 2026-11-20T00:00:00Z ({e})")
+    })?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| format!("`{s}` is out of range"))
+}
+
+impl<'de> Deserialize<'de> for Checks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ChecksVisitor)
+    }
+}
+
+struct ChecksVisitor;
+
+impl<'de> Visitor<'de> for ChecksVisitor {
+    type Value = Checks;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("one check (a map with `scheme:` and `secrets:`) or a list of checks")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Checks, A::Error> {
+        let check = CheckConfig::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let at = serde_saphyr::Location::UNKNOWN;
+        Ok(Checks(vec![Spanned::new(check, at, at)]))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checks, A::Error> {
+        let mut checks = Vec::new();
+        while let Some(check) = seq.next_element::<Spanned<CheckConfig>>()? {
+            checks.push(check);
+        }
+        Ok(Checks(checks))
+    }
+}
+
+/// A config problem, located in its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read config: {source}", file.display())]
+    Read {
+        /// The config file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Syntax or meaning, at a place in the file.
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    At {
+        /// The config file.
+        file: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: u64,
+        /// 1-based column (0 when unknown).
+        column: u64,
+        /// What is wrong, never a secret.
+        message: String,
+    },
+}
+
+/// Parses YAML text into a [`Config`]; `file` only names the source in errors.
+pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+    serde_saphyr::from_str::<Config>(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let message = plain_message(&err);
+        ConfigError::At {
+            file: file.to_owned(),
+            line,
+            column,
+            message: redact_value_line(text, line, message),
+        }
+    })
+}
+
+/// serde-saphyr's message without its quoted source snippet or its own location suffix.
+fn plain_message(err: &serde_saphyr::Error) -> String {
+    let text = err.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("invalid config").trim();
+    match first.find(" at line ") {
+        Some(i) => first[..i].to_owned(),
+        None => first.to_owned(),
+    }
+}
+
+/// When the error sits on a `value:` line, removes that line's value from the message, so an
+/// inline secret is never echoed.
+fn redact_value_line(text: &str, line: u64, message: String) -> String {
+    let Some(src) = usize::try_from(line)
+        .ok()
+        .and_then(|l| l.checked_sub(1))
+        .and_then(|l| text.lines().nth(l))
+    else {
+        return message;
+    };
+    let src = src.trim_start().trim_start_matches("- ");
+    let Some(raw) = src.strip_prefix("value:") else {
+        return message;
+    };
+    let value = raw.trim().trim_matches(|c| c == '"' || c == '\'');
+    if value.is_empty() {
+        return message;
+    }
+    let mut out = message.replace(value, "[redacted]");
+    if out == message && message.contains(raw.trim()) {
+        out = message.replace(raw.trim(), "[redacted]");
+    }
+    out
+}

@@ -1,0 +1,228 @@
+//! Reading signatures, timestamps, ids and keys out of request headers, by the common rules:
+//! names case-insensitive, surrounding whitespace ignored, a header that arrives on more than
+//! one line rejected (joining lines would change how comma-separated values parse).
+
+use base64::Engine;
+use http::{HeaderMap, HeaderName};
+
+use crate::scheme::{HmacSpec, PrefixRule, SigFormat};
+use crate::verify::Reason;
+
+/// What an HMAC scheme found in the headers, still encoded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Extracted<'a> {
+    /// Every presented signature, prefix stripped.
+    pub signatures: Vec<&'a str>,
+    /// The timestamp, when the scheme has one.
+    pub timestamp: Option<&'a str>,
+    /// The message id (Standard Webhooks).
+    pub id: Option<&'a str>,
+}
+
+/// The value of a header that must arrive on at most one line, whitespace-trimmed.
+pub fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a [u8]>, Reason> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Reason::Malformed);
+    }
+    Ok(Some(first.as_bytes().trim_ascii()))
+}
+
+/// Like [`single`], but the header must be present and UTF-8.
+fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Reason> {
+    let bytes = single(headers, name)?.ok_or(Reason::Missing)?;
+    std::str::from_utf8(bytes).map_err(|_| Reason::Malformed)
+}
+
+/// Signatures, timestamp and id for an HMAC scheme.
+pub fn signatures<'a>(spec: &HmacSpec, headers: &'a HeaderMap) -> Result<Extracted<'a>, Reason> {
+    let mut found = match &spec.sig {
+        SigFormat::List {
+            header,
+            separator,
+            prefix,
+            prefix_rule,
+        } => Extracted {
+            signatures: split_list(
+                required(headers, header)?,
+                separator.as_deref(),
+                prefix.as_deref(),
+                *prefix_rule,
+            ),
+            ..Extracted::default()
+        },
+        SigFormat::Stripe => stripe(required(
+            headers,
+            &HeaderName::from_static("stripe-signature"),
+        )?)?,
+        SigFormat::StandardWebhooks => standard_webhooks(headers)?,
+    };
+    if let Some(ts) = &spec.timestamp {
+        if let Some(name) = &ts.header {
+            found.timestamp = Some(required(headers, name)?);
+        }
+    }
+    if found.signatures.is_empty() {
+        return Err(Reason::Malformed);
+    }
+    Ok(found)
+}
+
+fn split_list<'a>(
+    value: &'a str,
+    separator: Option<&str>,
+    prefix: Option<&str>,
+    rule: PrefixRule,
+) -> Vec<&'a str> {
+    let items: Vec<&str> = match separator {
+        Some(sep) => value.split(sep).map(str::trim).collect(),
+        None => vec![value],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(_, item)| !item.is_empty())
+        .filter_map(|(i, item)| {
+            let Some(prefix) = prefix else {
+                return Some(item);
+            };
+            let must = match rule {
+                PrefixRule::Required => true,
+                PrefixRule::Optional => false,
+                PrefixRule::FirstRequired => i == 0,
+            };
+            match item.strip_prefix(prefix) {
+                Some(stripped) => Some(stripped.trim()),
+                None if must => None,
+                None => Some(item),
+            }
+        })
+        .collect()
+}
+
+/// `t=<unix>,v1=<hex>[,v1=<hex>...]`; other schemes (`v0=`) are ignored.
+fn stripe(value: &str) -> Result<Extracted<'_>, Reason> {
+    let mut found = Extracted::default();
+    for item in value.split(',') {
+        let (key, val) = item.split_once('=').ok_or(Reason::Malformed)?;
+        match key.trim() {
+            "t" if found.timestamp.is_some() => return Err(Reason::Malformed),
+            "t" => found.timestamp = Some(val.trim()),
+            "v1" => found.signatures.push(val.trim()),
+            _ => {}
+        }
+    }
+    if found.timestamp.is_none() {
+        return Err(Reason::Malformed);
+    }
+    Ok(found)
+}
+
+/// `webhook-*` headers, or the `svix-*` ones when no `webhook-*` header is present.
+fn standard_webhooks(headers: &HeaderMap) -> Result<Extracted<'_>, Reason> {
+    let names = if headers.contains_key("webhook-signature")
+        || headers.contains_key("webhook-id")
+        || headers.contains_key("webhook-timestamp")
+    {
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+    } else {
+        ["svix-id", "svix-timestamp", "svix-signature"]
+    };
+    let [id, ts, sig] = names.map(HeaderName::from_static);
+    let signature = required(headers, &sig)?;
+    let found = Extracted {
+        id: Some(required(headers, &id)?),
+        timestamp: Some(required(headers, &ts)?),
+        signatures: signature
+            .split_ascii_whitespace()
+            .filter_map(|entry| entry.split_once(','))
+            .filter(|(version, _)| *version == "v1")
+            .map(|(_, sig)| sig)
+            .collect(),
+    };
+    Ok(found)
+}
+
+/// The key an `api-key` check compares: the header value, or the token after `Bearer `.
+pub fn api_key<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    bearer: bool,
+) -> Result<&'a [u8], Reason> {
+    let value = single(headers, name)?.ok_or(Reason::Missing)?;
+    if !bearer {
+        return Ok(value);
+    }
+    auth_param(value, b"bearer").ok_or(Reason::Malformed)
+}
+
+/// The decoded `user:password` of `Authorization: Basic ...`.
+pub fn basic(headers: &HeaderMap) -> Result<Vec<u8>, Reason> {
+    let value = single(headers, &http::header::AUTHORIZATION)?.ok_or(Reason::Missing)?;
+    let encoded = auth_param(value, b"basic").ok_or(Reason::Malformed)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| Reason::Malformed)
+}
+
+/// The credentials after an auth scheme word (case-insensitive) and a space.
+fn auth_param<'a>(value: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
+    let (word, rest) = value.split_at_checked(scheme.len())?;
+    if !word.eq_ignore_ascii_case(scheme) || !rest.first()?.is_ascii_whitespace() {
+        return None;
+    }
+    Some(rest.trim_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expedia_list_takes_prefixed_first_and_bare_second() {
+        let sigs = split_list(
+            "sha256=AAA, BBB",
+            Some(","),
+            Some("sha256="),
+            PrefixRule::FirstRequired,
+        );
+        assert_eq!(sigs, vec!["AAA", "BBB"]);
+        let sigs = split_list(
+            "AAA,sha256=BBB",
+            Some(","),
+            Some("sha256="),
+            PrefixRule::FirstRequired,
+        );
+        assert_eq!(sigs, vec!["BBB"]);
+    }
+
+    #[test]
+    fn stripe_header_parses_every_v1_and_one_t() {
+        let found = stripe("t=12,v1=aa,v0=zz,v1=bb").expect("valid");
+        assert_eq!(found.timestamp, Some("12"));
+        assert_eq!(found.signatures, vec!["aa", "bb"]);
+        assert_eq!(stripe("t=1,t=2,v1=aa"), Err(Reason::Malformed));
+        assert_eq!(stripe("v1=aa"), Err(Reason::Malformed));
+        assert_eq!(stripe("garbage"), Err(Reason::Malformed));
+    }
+
+    #[test]
+    fn a_header_on_two_lines_is_malformed() {
+        let mut headers = HeaderMap::new();
+        let name = HeaderName::from_static("x-sig");
+        headers.append(&name, "a".parse().expect("static"));
+        assert_eq!(single(&headers, &name), Ok(Some(&b"a"[..])));
+        headers.append(&name, "b".parse().expect("static"));
+        assert_eq!(single(&headers, &name), Err(Reason::Malformed));
+    }
+
+    #[test]
+    fn bearer_and_basic_words_are_case_insensitive() {
+        assert_eq!(auth_param(b"bearer  tok", b"bearer"), Some(&b"tok"[..]));
+        assert_eq!(auth_param(b"Bearertok", b"bearer"), None);
+        assert_eq!(auth_param(b"Token tok", b"bearer"), None);
+    }
+}
