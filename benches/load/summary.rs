@@ -1,0 +1,185 @@
+//! The report's tables: medians per scenario and target, hookguard's ratios to each peer,
+//! memory and reload, and the issue's targets marked met or missed (and by how much).
+
+use std::fmt::Write as _;
+
+use crate::report::{load_scenarios, mib, opt, Median, Results};
+
+/// Medians of every load scenario and target.
+pub fn medians_table(r: &Results) -> String {
+    let mut md = String::from(
+        "## Medians\n\n| scenario | target | req/s | p50 ms | p99 ms | p99.9 ms | CPU µs/req | peak RSS MiB | non-2xx | socket errors | runs |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for sc in load_scenarios(r) {
+        for t in sc.targets {
+            let Some(m) = r.median(sc.name, t.name()) else {
+                continue;
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
+                sc.name,
+                t.name(),
+                m.rps,
+                m.p50 / 1e3,
+                m.p99 / 1e3,
+                m.p999 / 1e3,
+                opt(m.cpu, 1),
+                opt(m.rss.map(|k| k / 1024.0), 1),
+                m.bad.0,
+                m.bad.1,
+                m.runs
+            );
+        }
+    }
+    md + "\n"
+}
+
+/// hookguard divided by each peer, per scenario: above 1 is better for req/s, below 1 is
+/// better for p99 and CPU.
+pub fn ratios_table(r: &Results) -> String {
+    let mut md = String::from(
+        "## hookguard / peer\n\nreq/s: above 1 means hookguard is faster; p99 and CPU: below 1 means hookguard is better.\n\n\
+         | scenario | peer | req/s ratio | p99 ratio | CPU/req ratio |\n|---|---|---:|---:|---:|\n",
+    );
+    for sc in load_scenarios(r) {
+        let Some(hg) = r.median(sc.name, "hookguard") else {
+            continue;
+        };
+        for t in sc.targets.iter().filter(|t| t.name() != "hookguard") {
+            let Some(peer) = r.median(sc.name, t.name()) else {
+                continue;
+            };
+            let cpu = hg.cpu.zip(peer.cpu).map(|(a, b)| a / b);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.2} | {:.2} | {} |",
+                sc.name,
+                t.name(),
+                hg.rps / peer.rps,
+                hg.p99 / peer.p99,
+                opt(cpu, 2)
+            );
+        }
+    }
+    md + "\n"
+}
+
+/// The idle-connection and reload results.
+pub fn memory_and_reload(r: &Results) -> String {
+    let mut md = String::new();
+    if !r.memory.is_empty() {
+        md += "## RSS with idle keep-alive connections\n\n| target | connections | RSS at start MiB | RSS idle MiB | per connection KiB |\n|---|---:|---:|---:|---:|\n";
+        for m in &r.memory {
+            let per =
+                m.rss_idle_kib.saturating_sub(m.rss_before_kib) as f64 / m.conns.max(1) as f64;
+            let (start, idle) = (mib(m.rss_before_kib), mib(m.rss_idle_kib));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {start:.1} | {idle:.1} | {per:.1} |",
+                m.target, m.conns
+            );
+        }
+        md += "\n";
+    }
+    if !r.reload.is_empty() {
+        md += "## Reload under load\n\n| round | rewrites | reloads ok | reloads failed | requests | req/s | non-2xx | socket errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        for (i, x) in r.reload.iter().enumerate() {
+            let l = &x.load;
+            let (ok, bad) = (opt(x.reloads_success, 0), opt(x.reloads_failure, 0));
+            let (n, rps) = (l.requests, l.rps());
+            let _ = writeln!(
+                md,
+                "| {} | {} | {ok} | {bad} | {n} | {rps:.0} | {} | {} |",
+                i + 1,
+                x.rewrites,
+                l.non2xx,
+                l.sock_errors
+            );
+        }
+        md += "\n";
+    }
+    md
+}
+
+/// The issue's targets, each met or missed by how much.
+pub fn targets(r: &Results) -> String {
+    let mut md = String::from("## Targets\n\n| target | figure | verdict |\n|---|---:|---|\n");
+    let hg = r.median("ka64", "hookguard");
+    let mut row = |what: &str, fig: Option<(f64, String)>, want: f64, higher: bool| {
+        let (verdict, shown) = match fig {
+            None => ("not measured".to_string(), "–".to_string()),
+            Some((v, shown)) if (higher && v >= want) || (!higher && v <= want) => {
+                ("met".to_string(), shown)
+            }
+            Some((_, shown)) if want == 0.0 => ("missed".to_string(), shown),
+            Some((v, shown)) => (
+                format!("missed by {:.0}%", ((v - want) / want * 100.0).abs()),
+                shown,
+            ),
+        };
+        let _ = writeln!(md, "| {what} | {shown} | {verdict} |");
+    };
+    let ratio = |peer: &str, f: fn(&Median) -> f64| {
+        let v = hg.zip(r.median("ka64", peer)).map(|(a, b)| f(&a) / f(&b))?;
+        Some((v, format!("{v:.2}×")))
+    };
+    row(
+        "ka64 req/s ≥ 1.0 × haproxy (plain)",
+        ratio("haproxy", |m| m.rps),
+        1.0,
+        true,
+    );
+    row(
+        "ka64 req/s ≥ 1.3 × haproxy-verify",
+        ratio("haproxy-verify", |m| m.rps),
+        1.3,
+        true,
+    );
+    row(
+        "ka64 p99 ≤ haproxy-verify p99",
+        ratio("haproxy-verify", |m| m.p99),
+        1.0,
+        false,
+    );
+    let cpu = hg.and_then(|m| m.cpu).map(|c| (c, format!("{c:.1} µs")));
+    row("ka64 proxy CPU ≤ 10 µs/request", cpu, 10.0, false);
+    let big = r.median("body1m", "hookguard").and_then(|m| m.cpu);
+    let speed = big.map(|c| {
+        (
+            r.hmac_us_per_mib / c,
+            format!("{:.0}%", r.hmac_us_per_mib / c * 100.0),
+        )
+    });
+    row(
+        "1 MiB: verify ≥ 90% of raw HMAC speed (HMAC µs/MiB ÷ hookguard CPU µs/req)",
+        speed,
+        0.9,
+        true,
+    );
+    let idle = r
+        .memory
+        .iter()
+        .find(|m| m.target == "hookguard")
+        .map(|m| mib(m.rss_idle_kib));
+    row(
+        "RSS with 1,000 idle connections ≤ 30 MiB",
+        idle.map(|v| (v, format!("{v:.1} MiB"))),
+        30.0,
+        false,
+    );
+    let failed = r
+        .reload
+        .iter()
+        .map(|x| (x.load.non2xx + x.load.sock_errors) as f64)
+        .reduce(f64::max);
+    let shown = failed.map(|v| (v, format!("{v:.0} failed")));
+    row(
+        "reload: no failed request in 100 rewrites",
+        shown,
+        0.0,
+        false,
+    );
+    md
+}
