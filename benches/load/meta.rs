@@ -37,6 +37,10 @@ pub fn collect(ctx: &Ctx, runner: &Runner) -> BTreeMap<&'static str, String> {
     meta.insert("haproxy", first_line("haproxy", &["-v"]));
     meta.insert("load driver", driver);
     meta.insert(
+        "logging",
+        "hookguard RUST_LOG=warn; nginx access_log off; haproxy logs nothing".to_string(),
+    );
+    meta.insert(
         "workers",
         format!(
             "hookguard: tokio default ({n} workers); nginx worker_processes {n}; haproxy nbthread {n}; \

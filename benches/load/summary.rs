@@ -103,83 +103,97 @@ pub fn memory_and_reload(r: &Results) -> String {
     md
 }
 
+/// One target of the issue: what, the figure (value and how it is shown), the threshold,
+/// and whether higher is better.
+type Goal = (&'static str, Option<(f64, String)>, f64, bool);
+
 /// The issue's targets, each met or missed by how much.
 pub fn targets(r: &Results) -> String {
     let mut md = String::from("## Targets\n\n| target | figure | verdict |\n|---|---:|---|\n");
-    let hg = r.median("ka64", "hookguard");
-    let mut row = |what: &str, fig: Option<(f64, String)>, want: f64, higher: bool| {
-        let (verdict, shown) = match fig {
-            None => ("not measured".to_string(), "–".to_string()),
-            Some((v, shown)) if (higher && v >= want) || (!higher && v <= want) => {
-                ("met".to_string(), shown)
-            }
-            Some((_, shown)) if want == 0.0 => ("missed".to_string(), shown),
-            Some((v, shown)) => (
-                format!("missed by {:.0}%", ((v - want) / want * 100.0).abs()),
-                shown,
-            ),
+    for (what, figure, want, higher) in ka64_goals(r).into_iter().chain(other_goals(r)) {
+        let verdict = match &figure {
+            None => "not measured".to_string(),
+            Some((v, _)) if (higher && *v >= want) || (!higher && *v <= want) => "met".into(),
+            Some(_) if want == 0.0 => "missed".to_string(),
+            Some((v, _)) => format!("missed by {:.0}%", ((v - want) / want * 100.0).abs()),
         };
+        let shown = figure.map_or_else(|| "–".to_string(), |(_, s)| s);
         let _ = writeln!(md, "| {what} | {shown} | {verdict} |");
-    };
+    }
+    md
+}
+
+fn ka64_goals(r: &Results) -> Vec<Goal> {
+    let hg = r.median("ka64", "hookguard");
     let ratio = |peer: &str, f: fn(&Median) -> f64| {
         let v = hg.zip(r.median("ka64", peer)).map(|(a, b)| f(&a) / f(&b))?;
         Some((v, format!("{v:.2}×")))
     };
-    row(
-        "ka64 req/s ≥ 1.0 × haproxy (plain)",
-        ratio("haproxy", |m| m.rps),
-        1.0,
-        true,
-    );
-    row(
-        "ka64 req/s ≥ 1.3 × haproxy-verify",
-        ratio("haproxy-verify", |m| m.rps),
-        1.3,
-        true,
-    );
-    row(
-        "ka64 p99 ≤ haproxy-verify p99",
-        ratio("haproxy-verify", |m| m.p99),
-        1.0,
-        false,
-    );
     let cpu = hg.and_then(|m| m.cpu).map(|c| (c, format!("{c:.1} µs")));
-    row("ka64 proxy CPU ≤ 10 µs/request", cpu, 10.0, false);
-    let big = r.median("body1m", "hookguard").and_then(|m| m.cpu);
-    let speed = big.map(|c| {
+    vec![
         (
-            r.hmac_us_per_mib / c,
-            format!("{:.0}%", r.hmac_us_per_mib / c * 100.0),
-        )
-    });
-    row(
-        "1 MiB: verify ≥ 90% of raw HMAC speed (HMAC µs/MiB ÷ hookguard CPU µs/req)",
-        speed,
-        0.9,
-        true,
-    );
+            "ka64 req/s ≥ 1.0 × haproxy (plain)",
+            ratio("haproxy", |m| m.rps),
+            1.0,
+            true,
+        ),
+        (
+            "ka64 req/s ≥ 1.3 × haproxy-verify",
+            ratio("haproxy-verify", |m| m.rps),
+            1.3,
+            true,
+        ),
+        (
+            "ka64 p99 ≤ haproxy-verify p99",
+            ratio("haproxy-verify", |m| m.p99),
+            1.0,
+            false,
+        ),
+        ("ka64 proxy CPU ≤ 10 µs/request", cpu, 10.0, false),
+    ]
+}
+
+fn other_goals(r: &Results) -> Vec<Goal> {
+    let big = r.median("body1m", "hookguard");
+    // Strict: all of hookguard's CPU for a 1 MiB request (receive, verify, forward) against
+    // one HMAC over 1 MiB. Loose: verified MiB/s on all cores against raw HMAC on one core.
+    let strict = big.and_then(|m| m.cpu).map(|c| r.hmac_us_per_mib / c);
+    let loose = big.map(|m| m.rps * r.hmac_us_per_mib / 1e6);
+    let pct = |v: Option<f64>| v.map(|v| (v, format!("{:.0}%", v * 100.0)));
     let idle = r
         .memory
         .iter()
         .find(|m| m.target == "hookguard")
         .map(|m| mib(m.rss_idle_kib));
-    row(
-        "RSS with 1,000 idle connections ≤ 30 MiB",
-        idle.map(|v| (v, format!("{v:.1} MiB"))),
-        30.0,
-        false,
-    );
     let failed = r
         .reload
         .iter()
         .map(|x| (x.load.non2xx + x.load.sock_errors) as f64)
         .reduce(f64::max);
-    let shown = failed.map(|v| (v, format!("{v:.0} failed")));
-    row(
-        "reload: no failed request in 100 rewrites",
-        shown,
-        0.0,
-        false,
-    );
-    md
+    vec![
+        (
+            "1 MiB, strict: raw HMAC µs/MiB ÷ hookguard CPU µs/request ≥ 90%",
+            pct(strict),
+            0.9,
+            true,
+        ),
+        (
+            "1 MiB, loose: hookguard MiB/s ÷ raw HMAC MiB/s on one core ≥ 90%",
+            pct(loose),
+            0.9,
+            true,
+        ),
+        (
+            "RSS with 1,000 idle connections ≤ 30 MiB",
+            idle.map(|v| (v, format!("{v:.1} MiB"))),
+            30.0,
+            false,
+        ),
+        (
+            "reload: no failed request in 100 rewrites",
+            failed.map(|v| (v, format!("{v:.0} failed"))),
+            0.0,
+            false,
+        ),
+    ]
 }
