@@ -9,6 +9,7 @@ use std::sync::Arc;
 use http::uri::{Scheme, Uri};
 use http::Method;
 use serde_saphyr::{Location, Spanned};
+use sha2::{Digest, Sha256};
 
 use crate::checks::compile_checks;
 use crate::config::{self, Config, ConfigError, RouteConfig, TlsConfig};
@@ -24,7 +25,12 @@ pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
         file: path.to_owned(),
         source,
     })?;
-    compile(config::parse(&text, path)?, path)
+    let mut snapshot = compile(config::parse(&text, path)?, path)?;
+    let mut hasher = Sha256::new();
+    hasher.update(text.as_bytes());
+    hasher.update(snapshot.digest);
+    snapshot.digest = hasher.finalize().into();
+    Ok(snapshot)
 }
 
 /// Where errors point, and how relative paths resolve.
@@ -35,6 +41,8 @@ pub struct Ctx<'a> {
     pub dir: PathBuf,
     /// Files read so far (watched for reload).
     pub watched: Vec<PathBuf>,
+    /// Hash of every file read so far.
+    pub hasher: Sha256,
 }
 
 impl Ctx<'_> {
@@ -53,6 +61,9 @@ impl Ctx<'_> {
         let full = self.dir.join(path);
         let bytes = std::fs::read(&full)
             .map_err(|e| self.err(at, format!("cannot read {what} `{}`: {e}", full.display())))?;
+        self.hasher.update(full.as_os_str().as_encoded_bytes());
+        self.hasher.update((bytes.len() as u64).to_le_bytes());
+        self.hasher.update(&bytes);
         self.watched.push(full);
         Ok(bytes)
     }
@@ -68,6 +79,7 @@ pub fn compile(config: Config, file: &Path) -> Result<Snapshot, ConfigError> {
         file,
         dir,
         watched: vec![file.to_owned()],
+        hasher: Sha256::new(),
     };
     let listen = socket_addr(&ctx, &config.listen, "listen")?;
     let admin = match &config.admin {
@@ -103,6 +115,7 @@ pub fn compile(config: Config, file: &Path) -> Result<Snapshot, ConfigError> {
         limits,
         routes,
         watched: ctx.watched,
+        digest: ctx.hasher.finalize().into(),
     })
 }
 

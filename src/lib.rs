@@ -24,15 +24,26 @@
 //! - `tls`: PEM to rustls server config.
 //! - `cli`: the offline commands (`check`, `sign`, `verify`, `gen-secret`).
 
+pub mod admin;
+pub mod app;
 pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod compile;
 pub mod config;
+pub mod expiry;
 pub mod extract;
+pub mod forward;
+pub mod logging;
 pub mod mac;
+pub mod metrics;
+pub mod proxy;
+pub mod reload;
+pub mod rewind;
+pub mod run;
 pub mod scheme;
 pub mod secret;
+pub mod server;
 pub mod sign;
 pub mod state;
 pub mod tls;

@@ -66,11 +66,25 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             println!("{}", commands::gen_secret(&scheme)?);
             Ok(0)
         }
-        Command::Run { .. } | Command::Demo { .. } => Err(Failure {
+        Command::Run { config } => {
+            hookguard::logging::init(cli.log_format);
+            runtime()?.block_on(hookguard::run::run(config.config))
+        }
+        Command::Demo { .. } => Err(Failure {
             message: "not built yet".into(),
             code: 1,
         }),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            message: format!("cannot start the runtime: {e}"),
+            code: 1,
+        })
 }
 
 fn to_usage(e: impl std::fmt::Display) -> Failure {

@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub routes: Vec<Route>,
     /// Files whose change triggers a reload: the config, `file:` secrets, TLS files.
     pub watched: Vec<PathBuf>,
+    /// SHA-256 over every input read (config text, secret and TLS files): a reload whose
+    /// inputs did not change is skipped.
+    pub digest: [u8; 32],
 }
 
 /// `limits:` in effect.

@@ -1,0 +1,85 @@
+//! The process-wide state every request and the admin listener share: the swappable
+//! snapshot, metrics, the upstream client, readiness and the clock.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::forward::{self, Client};
+use crate::metrics::Metrics;
+use crate::secret::UnixMillis;
+use crate::state::{Shared, Snapshot};
+
+/// Shared by the proxy, the admin listener and the reloader.
+pub struct App {
+    /// The current snapshot; one writer (the reloader) replaces it whole.
+    pub shared: Shared,
+    /// Every exported metric.
+    pub metrics: Metrics,
+    /// The one pooled upstream client.
+    pub client: Client,
+    ready: AtomicBool,
+    draining: AtomicBool,
+    request_seq: AtomicU64,
+    clock: fn() -> UnixMillis,
+}
+
+impl App {
+    /// Wraps a first snapshot; not ready until [`App::set_ready`].
+    pub fn new(snapshot: Snapshot) -> Arc<App> {
+        Self::with_clock(snapshot, crate::commands::now_ms)
+    }
+
+    /// Like [`App::new`] with another clock (tests).
+    pub fn with_clock(snapshot: Snapshot, clock: fn() -> UnixMillis) -> Arc<App> {
+        let metrics = Metrics::new();
+        metrics.sync_secrets(&snapshot);
+        Arc::new(App {
+            shared: Arc::new(ArcSwap::from_pointee(snapshot)),
+            metrics,
+            client: forward::client(),
+            ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            request_seq: AtomicU64::new(0),
+            clock,
+        })
+    }
+
+    /// Unix milliseconds now.
+    pub fn now(&self) -> UnixMillis {
+        (self.clock)()
+    }
+
+    /// Marks the listeners bound: `/readyz` answers 200.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Shutdown has begun: `/readyz` answers 503.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether `/readyz` should answer 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// A process-unique request id: start time and a sequence number.
+    pub fn next_request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        format!("hg-{:x}-{n:x}", std::process::id())
+    }
+
+    /// Swaps in a new snapshot and brings the per-secret metrics in line with it.
+    pub fn install(&self, snapshot: Snapshot) {
+        self.metrics.sync_secrets(&snapshot);
+        self.shared.store(Arc::new(snapshot));
+    }
+}

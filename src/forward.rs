@@ -1,0 +1,190 @@
+//! Forwarding a request to the upstream through one pooled client shared by all requests:
+//! path, query and body unchanged; hop-by-hop headers and client-sent copies of the headers
+//! hookguard sets removed; hookguard's own headers added; the answer streamed back.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+
+use crate::state::Upstream;
+
+/// The body type of every response hookguard sends.
+pub type RespBody = BoxBody<Bytes, hyper::Error>;
+
+/// The one pooled upstream client (http and https via rustls).
+pub type Client = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Why forwarding failed; mapped to 502 or 504 in one place (`proxy::error_response`).
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// Connection refused, reset, TLS failure, bad response.
+    #[error("upstream connection failed: {0}")]
+    Connect(String),
+    /// No answer within `upstream_timeout`.
+    #[error("upstream did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Builds the shared client. Upstream TLS trusts the system roots (rustls-native-certs, which
+/// honours `SSL_CERT_FILE` and `SSL_CERT_DIR`).
+pub fn client() -> Client {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = match builder.with_native_roots() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "no system CA roots: https upstreams will fail");
+            let empty = rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty)
+        }
+    };
+    let connector = builder
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    HyperClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector)
+}
+
+/// The connection hookguard accepted: the only source of `x-forwarded-*`.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Whether the connection was TLS.
+    pub tls: bool,
+}
+
+/// What hookguard tells the upstream about the request.
+pub struct Marks<'a> {
+    /// `true`, or `false` in report-only mode on failure.
+    pub verified: bool,
+    /// The route name.
+    pub route: &'a str,
+    /// Comma-joined matching secret ids (empty: header omitted).
+    pub secret_ids: &'a str,
+    /// The request id, sent as `x-request-id` when the client sent none.
+    pub request_id: &'a str,
+}
+
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including any the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP.iter().chain(named.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// Prepares the upstream request's headers: strips, then adds hookguard's own.
+pub fn upstream_headers(
+    headers: &mut HeaderMap,
+    peer: Peer,
+    marks: &Marks<'_>,
+    host: Option<&str>,
+) {
+    strip_hop_by_hop(headers);
+    headers.remove(header::CONTENT_LENGTH);
+    let owned: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| n.as_str().starts_with("x-hookguard-"))
+        .cloned()
+        .collect();
+    for name in owned {
+        headers.remove(&name);
+    }
+    let set = |h: &mut HeaderMap, name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set(
+        headers,
+        "x-hookguard-verified",
+        if marks.verified { "true" } else { "false" },
+    );
+    set(headers, "x-hookguard-route", marks.route);
+    if !marks.secret_ids.is_empty() {
+        set(headers, "x-hookguard-secret-id", marks.secret_ids);
+    }
+    set(headers, "x-forwarded-for", &peer.addr.ip().to_string());
+    set(
+        headers,
+        "x-forwarded-proto",
+        if peer.tls { "https" } else { "http" },
+    );
+    match host {
+        Some(h) => set(headers, "x-forwarded-host", h),
+        None => {
+            headers.remove("x-forwarded-host");
+        }
+    }
+    if !headers.contains_key("x-request-id") {
+        set(headers, "x-request-id", marks.request_id);
+    }
+}
+
+/// Sends `parts` + `body` to `upstream`, within `timeout`, and returns its response with
+/// hop-by-hop headers removed and the body streaming.
+pub async fn forward(
+    client: &Client,
+    upstream: &Upstream,
+    mut parts: http::request::Parts,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Response<RespBody>, ForwardError> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = Uri::builder()
+        .scheme(upstream.scheme.clone())
+        .authority(upstream.authority.clone())
+        .path_and_query(path)
+        .build()
+        .map_err(|e| ForwardError::Connect(e.to_string()))?;
+    parts.version = http::Version::HTTP_11;
+    let req = Request::from_parts(parts, Full::new(body));
+    let resp = match tokio::time::timeout(timeout, client.request(req)).await {
+        Err(_) => return Err(ForwardError::Timeout(timeout)),
+        Ok(Err(e)) => return Err(ForwardError::Connect(error_chain(&e))),
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(parts, body.boxed()))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,255 @@
+//! The request path: route, bound and read the body, verify, forward. Every failure becomes a
+//! response in one place, [`error_response`]: the client gets a short fixed phrase, the log and
+//! the metrics get the reason.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::app::App;
+use crate::config::Mode;
+use crate::forward::{self, ForwardError, Marks, Peer, RespBody};
+use crate::state::{Route, Snapshot};
+use crate::verify::{self, Rejected, Verified};
+
+/// Everything that ends a request before or instead of the upstream's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No route for this host and path.
+    #[error("no route matches")]
+    NoRoute,
+    /// Verification failed in enforce mode.
+    #[error("verification failed: {}", .0.reason.as_str())]
+    Rejected(Rejected),
+    /// Body above the route's limit.
+    #[error("body larger than {0} bytes")]
+    TooLarge(u64),
+    /// Body slower than `body_timeout`.
+    #[error("body not received within {0:?}")]
+    BodyTimeout(Duration),
+    /// The client broke off the body.
+    #[error("body read failed: {0}")]
+    BodyRead(String),
+    /// Upstream unreachable or timed out.
+    #[error(transparent)]
+    Upstream(#[from] ForwardError),
+}
+
+/// The one status map: error → status, metric outcome, client phrase.
+pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
+    match e {
+        ProxyError::NoRoute => (StatusCode::NOT_FOUND, "no_route", "no route"),
+        ProxyError::Rejected(_) => (StatusCode::UNAUTHORIZED, "rejected", "unauthorized"),
+        ProxyError::TooLarge(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "payload too large",
+        ),
+        ProxyError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", "request timeout"),
+        ProxyError::BodyRead(_) => (StatusCode::BAD_REQUEST, "rejected", "bad request"),
+        ProxyError::Upstream(ForwardError::Connect(_)) => {
+            (StatusCode::BAD_GATEWAY, "upstream_error", "bad gateway")
+        }
+        ProxyError::Upstream(ForwardError::Timeout(_)) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "gateway timeout",
+        ),
+    }
+}
+
+/// A short JSON error body; `close` asks the client to open a new connection.
+pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<RespBody> {
+    let body = format!("{{\"error\":\"{phrase}\"}}");
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if close {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The response for a failure: the client learns the phrase only.
+pub fn error_response(e: &ProxyError) -> Response<RespBody> {
+    let (status, _, phrase) = classify(e);
+    let close = matches!(
+        e,
+        ProxyError::TooLarge(_) | ProxyError::BodyTimeout(_) | ProxyError::BodyRead(_)
+    );
+    json_error(status, phrase, close)
+}
+
+/// What the request log line and metrics need to know about one request.
+#[derive(Default)]
+struct Outcome {
+    route: String,
+    reason: &'static str,
+    secret_ids: String,
+    upstream: Option<Duration>,
+}
+
+/// Serves one request. Never fails: every error is a response.
+pub async fn handle(
+    app: Arc<App>,
+    peer: Peer,
+    req: Request<Incoming>,
+) -> Result<Response<RespBody>, Infallible> {
+    let start = Instant::now();
+    let snap = app.shared.load_full();
+    let request_id = app.next_request_id();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let mut outcome = Outcome::default();
+    let result = serve(&app, &snap, peer, req, &request_id, &mut outcome).await;
+    let (resp, label, error) = match result {
+        Ok(resp) => (resp, "forwarded", None),
+        Err(e) => (error_response(&e), classify(&e).1, Some(e.to_string())),
+    };
+    let took = start.elapsed();
+    if outcome.reason != "probe" {
+        app.metrics.request(&outcome.route, label, took);
+    }
+    tracing::info!(
+        request_id = %request_id, %method, %path, route = %outcome.route, outcome = label,
+        reason = outcome.reason, secret_id = %outcome.secret_ids, status = resp.status().as_u16(),
+        upstream_ms = outcome.upstream.map(|d| d.as_secs_f64() * 1e3), total_ms = took.as_secs_f64() * 1e3,
+        error, "request"
+    );
+    Ok(resp)
+}
+
+async fn serve(
+    app: &App,
+    snap: &Snapshot,
+    peer: Peer,
+    req: Request<Incoming>,
+    request_id: &str,
+    outcome: &mut Outcome,
+) -> Result<Response<RespBody>, ProxyError> {
+    let host = request_host(&req);
+    let route = snap
+        .route(host.as_deref(), req.uri().path())
+        .ok_or(ProxyError::NoRoute)?;
+    outcome.route = route.name.to_string();
+    if route.probe_methods.contains(req.method()) {
+        outcome.reason = "probe";
+        return Ok(json_ok());
+    }
+    let (parts, body) = req.into_parts();
+    let body = read_body(route, snap, &parts.headers, body).await?;
+    let now = app.now();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let request = verify::Request {
+        method: parts.method.as_str(),
+        path,
+        headers: &parts.headers,
+        body: &body,
+    };
+    let verdict = verify::verify(&route.checks, &request, route.tolerance_ms, now);
+    record(app, route, &verdict, now);
+    let marks_ids;
+    let verified = match verdict {
+        Ok(Verified { secret_ids }) => {
+            marks_ids = secret_ids.join(",");
+            outcome.reason = "valid";
+            true
+        }
+        Err(rejected) => {
+            outcome.reason = rejected.reason.as_str();
+            if route.mode == Mode::Enforce {
+                return Err(ProxyError::Rejected(rejected));
+            }
+            marks_ids = String::new();
+            false
+        }
+    };
+    outcome.secret_ids.clone_from(&marks_ids);
+    let marks = Marks {
+        verified,
+        route: &route.name,
+        secret_ids: &marks_ids,
+        request_id,
+    };
+    let mut parts = parts;
+    forward::upstream_headers(&mut parts.headers, peer, &marks, host.as_deref());
+    let timeout = snap.limits.upstream_timeout;
+    let started = Instant::now();
+    let result = forward::forward(&app.client, &route.upstream, parts, body, timeout).await;
+    let took = started.elapsed();
+    outcome.upstream = Some(took);
+    app.metrics.upstream(&route.name, took);
+    Ok(result?)
+}
+
+/// Metrics for every check that ran: valid ones with their secret id.
+fn record(app: &App, route: &Route, verdict: &Result<Verified, Rejected>, now: i64) {
+    let (passed, failed) = match verdict {
+        Ok(v) => (&v.secret_ids, None),
+        Err(r) => (&r.passed, Some(r.reason)),
+    };
+    for id in passed {
+        app.metrics.verification(&route.name, "valid", id, now);
+    }
+    if let Some(reason) = failed {
+        app.metrics
+            .verification(&route.name, reason.as_str(), "", now);
+        if reason == verify::Reason::NoActiveSecret {
+            tracing::error!(route = %route.name, "no secret is active for this route: every request is rejected");
+        }
+    }
+}
+
+/// Reads the whole body within the route's size limit and `body_timeout`.
+async fn read_body(
+    route: &Route,
+    snap: &Snapshot,
+    headers: &http::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, ProxyError> {
+    let max = route.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(ProxyError::TooLarge(max));
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    let timeout = snap.limits.body_timeout;
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(ProxyError::BodyTimeout(timeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ProxyError::TooLarge(max)),
+        Ok(Err(e)) => Err(ProxyError::BodyRead(e.to_string())),
+    }
+}
+
+/// The Host the client addressed: the `Host` header, or the HTTP/2 `:authority`.
+fn request_host<B>(req: &Request<B>) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+}
+
+fn json_ok() -> Response<RespBody> {
+    let mut resp = json_error(StatusCode::OK, "", false);
+    *resp.body_mut() = Full::new(Bytes::from_static(b"{\"status\":\"ok\"}"))
+        .map_err(|never| match never {})
+        .boxed();
+    resp
+}

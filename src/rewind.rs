@@ -1,0 +1,138 @@
+//! Reading a connection's first request head ourselves, so a client that is slower than
+//! `header_timeout` gets `408` before the connection closes (hyper's own header timeout only
+//! closes). The bytes read are replayed to hyper through [`Rewind`].
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// A head larger than this is handed to hyper as is (which answers 431 when it is too big).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// The 408 written when the head does not arrive in time.
+pub const TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: 27\r\nconnection: close\r\n\r\n{\"error\":\"request timeout\"}";
+
+/// The 503 written when `max_connections` are already open.
+pub const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 34\r\nconnection: close\r\n\r\n{\"error\":\"too many connections\"}\n";
+
+/// How reading the first head ended.
+pub enum Head<S> {
+    /// The head (or the HTTP/2 preface) arrived; replay it to hyper.
+    Ready(Rewind<S>),
+    /// The client closed before sending a head.
+    Closed,
+    /// `header_timeout` passed: a 408 was written and the stream should be dropped.
+    TimedOut,
+}
+
+/// Reads until the end of the first request head (`\r\n\r\n`) within `timeout`.
+pub async fn read_head<S>(mut stream: S, timeout: Duration) -> io::Result<Head<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = Vec::with_capacity(1024);
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok::<bool, io::Error>(false);
+            }
+            let from = buf.len().saturating_sub(3);
+            buf.extend_from_slice(&chunk[..n]);
+            if buf[from..].windows(4).any(|w| w == b"\r\n\r\n") || buf.len() >= MAX_HEAD {
+                return Ok(true);
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(true)) => Ok(Head::Ready(Rewind {
+            prefix: buf,
+            pos: 0,
+            inner: stream,
+        })),
+        Ok(Ok(false)) => Ok(Head::Closed),
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            // Best effort: the client may already be gone.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                stream.write_all(TIMEOUT_RESPONSE).await?;
+                stream.shutdown().await
+            })
+            .await;
+            Ok(Head::TimedOut)
+        }
+    }
+}
+
+/// A stream that first yields bytes already read from it.
+pub struct Rewind<S> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    /// A stream with nothing to replay.
+    pub fn new(inner: S) -> Self {
+        Rewind {
+            prefix: Vec::new(),
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = buf.remaining().min(self.prefix.len() - self.pos);
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            if self.pos == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

@@ -1,0 +1,96 @@
+//! `hookguard run`: load the config without binding anything, bind, start the admin listener
+//! and the reloader, serve until SIGTERM or SIGINT, drain, exit.
+
+use std::path::PathBuf;
+
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::cli::{EXIT_RUNTIME, EXIT_USAGE};
+use crate::commands::{describe, Failure};
+use crate::state::Snapshot;
+
+/// Runs the proxy until a shutdown signal; returns the exit code.
+pub async fn run(config: PathBuf) -> Result<u8, Failure> {
+    let snapshot = crate::compile::load(&config).map_err(|e| Failure {
+        message: e.to_string(),
+        code: EXIT_USAGE,
+    })?;
+    let listener = bind(snapshot.listen, "listen").await?;
+    let admin = match snapshot.admin {
+        Some(addr) => Some(bind(addr, "admin.listen").await?),
+        None => None,
+    };
+    let app = App::new(snapshot);
+    app.metrics.reload(true, app.now());
+    log_snapshot(&app.shared.load(), "config loaded", app.now());
+    let local = listener.local_addr().map_err(runtime)?;
+    let tls = app.shared.load().tls.is_some();
+    tracing::info!(addr = %local, tls, "listening");
+    if let Some(admin) = admin {
+        let addr = admin.local_addr().map_err(runtime)?;
+        tracing::info!(%addr, "admin listening");
+        tokio::spawn(crate::admin::run(
+            admin,
+            app.clone(),
+            std::future::pending(),
+        ));
+    }
+    crate::reload::spawn(app.clone(), config);
+    crate::expiry::spawn(app.clone());
+    app.set_ready();
+    crate::server::run(listener, app.clone(), shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> Result<TcpListener, Failure> {
+    TcpListener::bind(addr).await.map_err(|e| Failure {
+        message: format!("cannot bind {what} {addr}: {e}"),
+        code: EXIT_RUNTIME,
+    })
+}
+
+fn runtime(e: std::io::Error) -> Failure {
+    Failure {
+        message: e.to_string(),
+        code: EXIT_RUNTIME,
+    }
+}
+
+/// Logs the routes and every secret's id, fingerprint, state and expiry (never a value).
+pub fn log_snapshot(snap: &Snapshot, what: &str, now: i64) {
+    tracing::info!(config = %snap.source.display(), routes = snap.routes.len(), "{what}");
+    for route in &snap.routes {
+        for (i, check) in route.checks.iter().enumerate() {
+            for s in &check.secrets {
+                tracing::info!(route = %route.name, check = i + 1, scheme = check.scheme.as_str(), secret = %describe(&s.secret, now), "secret");
+            }
+            if !check.secrets.iter().any(|s| s.secret.window.contains(now)) {
+                tracing::error!(route = %route.name, check = i + 1, "no secret is active now: every request to this route will be rejected");
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,188 @@
+//! Accepting connections: `max_connections`, TLS from the current snapshot, the first
+//! request head within `header_timeout`, HTTP/1.1 and HTTP/2 through hyper-util's auto
+//! builder, and a graceful drain on shutdown.
+//!
+//! [`run`] takes an already bound listener and a shutdown future, so `main` binds the
+//! configured address and tests bind `127.0.0.1:0`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use crate::app::App;
+use crate::forward::Peer;
+use crate::rewind::{read_head, Head, Rewind};
+
+/// How long in-flight requests may take to finish once shutdown starts.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the proxy on `listener` until `shutdown` resolves, then drains in-flight requests
+/// for up to [`DRAIN_TIMEOUT`].
+pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    run_with_drain(listener, app, shutdown, DRAIN_TIMEOUT).await;
+}
+
+/// [`run`] with another drain limit.
+pub async fn run_with_drain(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let max = app.shared.load().limits.max_connections;
+    let permits = Arc::new(Semaphore::new(max));
+    let graceful = GracefulShutdown::new();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream, app.shared.load().tls.is_none()));
+            continue;
+        };
+        let (app, watcher, mut stop) = (app.clone(), graceful.watcher(), stop_rx.clone());
+        tokio::spawn(async move {
+            // Until a first request head arrives there is nothing in flight: shutdown may drop it.
+            let prepared = tokio::select! {
+                p = prepare(&app, stream, addr) => p,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            if let Some((io, peer, header_timeout)) = prepared {
+                serve(app, io, peer, header_timeout, watcher).await;
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    app.start_draining();
+    // Connections still waiting for a first request head have nothing in flight: close them.
+    let _ = stop_tx.send(true);
+    tracing::info!(
+        connections = graceful.count(),
+        "draining in-flight requests"
+    );
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain limit reached; cutting off remaining requests");
+    }
+}
+
+/// Over `max_connections`: answer 503 and close at once (plain HTTP), or just close (TLS).
+async fn refuse(mut stream: TcpStream, plain: bool) {
+    tracing::warn!("max_connections reached; refusing a connection");
+    if plain {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            stream.write_all(crate::rewind::BUSY_RESPONSE).await?;
+            stream.shutdown().await
+        })
+        .await;
+    }
+}
+
+/// A plain or TLS stream.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type BoxIo = Box<dyn Io>;
+
+/// TLS handshake (when configured) and the first request head, both within
+/// `header_timeout`. `None` when the connection ended or timed out (a 408 was sent).
+async fn prepare(
+    app: &App,
+    stream: TcpStream,
+    addr: SocketAddr,
+) -> Option<(Rewind<BoxIo>, Peer, Duration)> {
+    let snap = app.shared.load_full();
+    let header_timeout = snap.limits.header_timeout;
+    let Some(tls) = snap.tls.clone() else {
+        let peer = Peer { addr, tls: false };
+        return first_head(app, Box::new(stream), peer, header_timeout).await;
+    };
+    drop(snap);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let tls_stream = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %addr, "TLS handshake timed out");
+            return None;
+        }
+    };
+    let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    let peer = Peer { addr, tls: true };
+    if h2 {
+        return Some((Rewind::new(Box::new(tls_stream)), peer, header_timeout));
+    }
+    first_head(app, Box::new(tls_stream), peer, header_timeout).await
+}
+
+/// Waits for the first request head (or an HTTP/2 preface).
+async fn first_head(
+    app: &App,
+    stream: BoxIo,
+    peer: Peer,
+    header_timeout: Duration,
+) -> Option<(Rewind<BoxIo>, Peer, Duration)> {
+    match read_head(stream, header_timeout).await {
+        Ok(Head::Ready(rewind)) => Some((rewind, peer, header_timeout)),
+        Ok(Head::Closed) => None,
+        Ok(Head::TimedOut) => {
+            tracing::info!(peer = %peer.addr, "request head not received within header_timeout: 408");
+            app.metrics.request("", "timeout", header_timeout);
+            None
+        }
+        Err(e) => {
+            tracing::debug!(peer = %peer.addr, error = %e, "read failed before a request head");
+            None
+        }
+    }
+}
+
+async fn serve<S>(
+    app: Arc<App>,
+    io: Rewind<S>,
+    peer: Peer,
+    header_timeout: Duration,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let service = service_fn(move |req| crate::proxy::handle(app.clone(), peer, req));
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(peer = %peer.addr, error = %e, "connection ended with an error");
+    }
+}
