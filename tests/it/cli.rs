@@ -1,0 +1,296 @@
+//! The real `hookguard` binary: `check`, `sign`, `verify`, `gen-secret`, exit codes, and no
+//! secret value in any output.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::{one_route, ConfigFile, NOW_S};
+
+/// Runs `hookguard args...` with a clean environment for the config path, plus `env`.
+fn hookguard(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookguard"));
+    cmd.args(args)
+        .env_remove("HOOKGUARD_CONFIG")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("hookguard runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}\nstdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Asserts that none of `secrets` is in stdout or stderr.
+fn assert_no_secret(out: &Output, secrets: &[&str], what: &str) {
+    for secret in secrets {
+        for (stream, text) in [("stdout", stdout(out)), ("stderr", stderr(out))] {
+            assert!(
+                !text.contains(secret),
+                "{what}: `{secret}` in {stream}: {text}"
+            );
+        }
+    }
+}
+
+fn fingerprint(key: &str) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+const ENV_SECRET: &str = "SEKRET-from-env-31";
+const FILE_SECRET: &str = "SEKRET-from-file-47";
+const VALUE_SECRET: &str = "SEKRET-inline-value-59";
+
+/// An api-key check and a Stripe check whose secrets come from `value`, `env` and `file`.
+fn rotation_config() -> ConfigFile {
+    let verify = format!(
+        "- scheme: api-key\n  secrets:\n    - id: key-2026\n      env: HG_TEST_API_KEY\n\
+        - scheme: stripe\n  secrets:\n    - id: stripe-new\n      value: \"{VALUE_SECRET}\"\n\
+        \x20     not_before: 2026-01-01T00:00:00Z\n\
+        \x20   - id: stripe-old\n      file: stripe-old.txt\n      expires: 2027-02-01T00:00:00Z"
+    );
+    let file = ConfigFile::new(&one_route("tolerance: 5m", &verify));
+    file.write("stripe-old.txt", format!("{FILE_SECRET}\n").as_bytes());
+    file
+}
+
+#[test]
+fn check_lists_routes_secret_ids_and_fingerprints_and_never_a_secret() {
+    let file = rotation_config();
+    let out = hookguard(
+        &["check", "--config", path(&file.path)],
+        &[("HG_TEST_API_KEY", ENV_SECRET)],
+    );
+    assert_exit(&out, 0, "check");
+    let text = stdout(&out);
+    for want in [
+        "route r",
+        "scheme api-key",
+        "scheme stripe",
+        "key-2026",
+        "stripe-new",
+        "stripe-old",
+        "expires=2027-02-01T00:00:00Z",
+    ] {
+        assert!(text.contains(want), "`{want}` missing from {text}");
+    }
+    for key in [ENV_SECRET, VALUE_SECRET, FILE_SECRET] {
+        let line = format!("fingerprint={}", fingerprint(key));
+        assert!(text.contains(&line), "`{line}` missing from {text}");
+    }
+    assert_no_secret(
+        &out,
+        &[ENV_SECRET, VALUE_SECRET, FILE_SECRET, "SEKRET"],
+        "check",
+    );
+}
+
+/// Signs `body` for route `r` with `sign_args`, then verifies it (with `body_sent`) at `now`.
+fn sign_then_verify(file: &ConfigFile, sign_args: &[&str], body_sent: &[u8], now: i64) -> Output {
+    let body = file.write("body.json", BODY);
+    let config = path(&file.path);
+    let mut args = vec![
+        "sign",
+        "--config",
+        config,
+        "--route",
+        "r",
+        "--body",
+        path(&body),
+    ];
+    args.extend_from_slice(sign_args);
+    let env = [("HG_TEST_API_KEY", ENV_SECRET)];
+    let signed = hookguard(&args, &env);
+    assert_exit(&signed, 0, "sign");
+    assert_no_secret(&signed, &["SEKRET"], "sign");
+    let mut headers = stdout(&signed);
+    headers.push_str(&format!("X-Api-Key: {ENV_SECRET}\n"));
+    let headers = file.write("headers.txt", headers.as_bytes());
+    let sent = file.write("sent.json", body_sent);
+    let now = now.to_string();
+    let verify = [
+        "verify",
+        "--config",
+        config,
+        "--route",
+        "r",
+        "--headers",
+        path(&headers),
+        "--body",
+        path(&sent),
+        "--now",
+        &now,
+    ];
+    hookguard(&verify, &env)
+}
+
+const BODY: &[u8] = br#"{"id":"evt_1","type":"charge.succeeded"}"#;
+
+#[test]
+fn sign_output_fed_to_verify_exits_0_and_a_tampered_body_exits_2() {
+    let file = rotation_config();
+    let ts = NOW_S.to_string();
+    let ok = sign_then_verify(&file, &["--timestamp", &ts], BODY, NOW_S);
+    assert_exit(&ok, 0, "verify of what sign printed");
+    assert!(
+        stdout(&ok).contains("valid: secret key-2026,stripe-new"),
+        "{}",
+        stdout(&ok)
+    );
+    assert_no_secret(&ok, &["SEKRET-inline", "SEKRET-from-file"], "verify");
+    let old = sign_then_verify(
+        &file,
+        &["--timestamp", &ts, "--secret", "stripe-old"],
+        BODY,
+        NOW_S,
+    );
+    assert_exit(&old, 0, "verify with the old secret");
+    assert!(stdout(&old).contains("stripe-old"), "{}", stdout(&old));
+    let tampered = br#"{"id":"evt_1","type":"charge.refunded"}"#;
+    let bad = sign_then_verify(&file, &["--timestamp", &ts], tampered, NOW_S);
+    assert_exit(&bad, 2, "verify of a tampered body");
+    assert!(stdout(&bad).contains("invalid"), "{}", stdout(&bad));
+    assert_no_secret(&bad, &["SEKRET-inline", "SEKRET-from-file"], "verify");
+}
+
+#[test]
+fn verify_now_fixes_the_clock_for_the_tolerance_check() {
+    let file = rotation_config();
+    let ts = NOW_S.to_string();
+    for (now, code) in [
+        (NOW_S + 300, 0),
+        (NOW_S - 300, 0),
+        (NOW_S + 301, 2),
+        (NOW_S - 301, 2),
+    ] {
+        // stripe-old is active on both sides of NOW_S; stripe-new only from NOW_S on.
+        let args = ["--timestamp", ts.as_str(), "--secret", "stripe-old"];
+        let out = sign_then_verify(&file, &args, BODY, now);
+        assert_exit(&out, code, &format!("--now {now}"));
+        if code == 2 {
+            assert!(stdout(&out).contains("stale"), "{}", stdout(&out));
+        }
+    }
+}
+
+#[test]
+fn a_bad_config_exits_64_naming_file_line_and_column() {
+    let yaml = one_route(
+        "tolerance: forever",
+        "scheme: github\nsecrets: [{id: a, value: SEKRET-bad}]",
+    );
+    let file = ConfigFile::new(&yaml);
+    let body = file.write("body", b"{}");
+    let config = path(&file.path);
+    let at = format!("{config}:6:16: ");
+    for args in [
+        vec!["check", "--config", config],
+        vec!["sign", "--config", config, "--route", "r"],
+        vec![
+            "verify",
+            "--config",
+            config,
+            "--route",
+            "r",
+            "--headers",
+            path(&body),
+            "--body",
+            path(&body),
+        ],
+    ] {
+        let out = hookguard(&args, &[]);
+        assert_exit(&out, 64, &args.join(" "));
+        assert!(stderr(&out).contains(&at), "want {at} in {}", stderr(&out));
+        assert_no_secret(&out, &["SEKRET"], &args.join(" "));
+    }
+}
+
+#[test]
+fn bad_arguments_exit_64_not_2() {
+    let file = rotation_config();
+    let config = path(&file.path);
+    for args in [
+        vec![],
+        vec!["frobnicate"],
+        vec!["check", "--no-such-flag"],
+        vec!["sign", "--config", config],
+        vec![
+            "verify",
+            "--config",
+            config,
+            "--route",
+            "r",
+            "--headers",
+            config,
+            "--body",
+            config,
+            "--now",
+            "noon",
+        ],
+        vec!["gen-secret", "--scheme", "nope"],
+        vec!["--log-format", "xml", "check", "--config", config],
+    ] {
+        let out = hookguard(&args, &[("HG_TEST_API_KEY", ENV_SECRET)]);
+        assert_exit(&out, 64, &format!("hookguard {}", args.join(" ")));
+        assert!(!stderr(&out).is_empty(), "{args:?}: says why");
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    for args in [vec!["--help"], vec!["sign", "--help"], vec!["--version"]] {
+        let out = hookguard(&args, &[]);
+        assert_exit(&out, 0, &args.join(" "));
+        assert!(!stdout(&out).is_empty(), "{args:?} prints to stdout");
+    }
+    assert!(stdout(&hookguard(&["--help"], &[])).contains("gen-secret"));
+}
+
+#[test]
+fn gen_secret_for_svix_prints_one_whsec_line_that_works_as_a_secret() {
+    use base64::Engine;
+    let out = hookguard(&["gen-secret", "--scheme", "svix"], &[]);
+    assert_exit(&out, 0, "gen-secret");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let secret = lines[0];
+    let b64 = secret.strip_prefix("whsec_").expect("whsec_ prefix");
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    assert!(key.len() >= 24, "{} key bytes", key.len());
+    let again = stdout(&hookguard(&["gen-secret", "--scheme", "svix"], &[]));
+    assert_ne!(again.trim(), secret, "each secret is fresh");
+
+    let verify = format!("scheme: svix\nsecrets:\n  - id: fresh\n    value: \"{secret}\"");
+    let file = ConfigFile::new(&one_route("", &verify));
+    let ts = NOW_S.to_string();
+    let out = sign_then_verify(&file, &["--timestamp", &ts, "--id", "msg_1"], BODY, NOW_S);
+    assert_exit(&out, 0, "verify with the generated secret");
+    assert!(stdout(&out).contains("secret fresh"), "{}", stdout(&out));
+    assert_no_secret(&out, &[secret, b64], "verify");
+}
