@@ -24,7 +24,7 @@ pub type Sender = SendRequest<Full<Bytes>>;
 /// A TLS connector that trusts exactly the harness's certificate.
 pub fn tls_connector(cert_der: &[u8]) -> Result<TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(rustls_pki_types::CertificateDer::from(cert_der.to_vec()))?;
+    roots.add(rustls::pki_types::CertificateDer::from(cert_der.to_vec()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -39,7 +39,7 @@ pub async fn connect(port: u16, tls: Option<&TlsConnector>) -> Result<Sender> {
     tcp.set_nodelay(true)?;
     match tls {
         Some(connector) => {
-            let name = rustls_pki_types::ServerName::try_from("localhost")?;
+            let name = rustls::pki_types::ServerName::try_from("localhost")?;
             handshake(connector.connect(name, tcp).await?).await
         }
         None => handshake(tcp).await,
