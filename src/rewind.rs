@@ -12,11 +12,19 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 /// A head larger than this is handed to hyper as is (which answers 431 when it is too big).
 const MAX_HEAD: usize = 64 * 1024;
 
-/// The 408 written when the head does not arrive in time.
-pub const TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: 27\r\nconnection: close\r\n\r\n{\"error\":\"request timeout\"}";
-
-/// The 503 written when `max_connections` are already open.
-pub const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 34\r\nconnection: close\r\n\r\n{\"error\":\"too many connections\"}\n";
+/// A complete JSON error response that closes the connection, written by hand where hyper
+/// is not serving the connection (yet): the 408 for a slow head, the 503 over
+/// `max_connections`. `content-length` is computed, so it always matches the body.
+pub fn raw_error(status: http::StatusCode, phrase: &str) -> Vec<u8> {
+    let body = format!("{{\"error\":\"{phrase}\"}}");
+    format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes()
+}
 
 /// How reading the first head ended.
 pub enum Head<S> {
@@ -59,7 +67,12 @@ where
         Err(_) => {
             // Best effort: the client may already be gone.
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                stream.write_all(TIMEOUT_RESPONSE).await?;
+                stream
+                    .write_all(&raw_error(
+                        http::StatusCode::REQUEST_TIMEOUT,
+                        "request timeout",
+                    ))
+                    .await?;
                 stream.shutdown().await
             })
             .await;
@@ -134,5 +147,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_error_content_length_matches_its_body() {
+        let raw = raw_error(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "too many connections",
+        );
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())));
+        assert_eq!(body, r#"{"error":"too many connections"}"#);
     }
 }

@@ -94,7 +94,11 @@ async fn refuse(mut stream: TcpStream, plain: bool) {
     tracing::warn!("max_connections reached; refusing a connection");
     if plain {
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            stream.write_all(crate::rewind::BUSY_RESPONSE).await?;
+            let busy = crate::rewind::raw_error(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections",
+            );
+            stream.write_all(&busy).await?;
             stream.shutdown().await
         })
         .await;
