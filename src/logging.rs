@@ -10,7 +10,8 @@ use crate::cli::LogFormat;
 
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
 pub fn init(format: Option<LogFormat>) {
-    let format = format.unwrap_or(if std::io::stderr().is_terminal() {
+    let terminal = std::io::stderr().is_terminal();
+    let format = format.unwrap_or(if terminal {
         LogFormat::Text
     } else {
         LogFormat::Json
@@ -18,7 +19,9 @@ pub fn init(format: Option<LogFormat>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: in a file or a collector they are noise.
+        .with_ansi(terminal);
     let _ = match format {
         LogFormat::Json => builder
             .json()

@@ -3,6 +3,7 @@
 //! of series stays bounded whatever senders do.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -85,6 +86,34 @@ pub struct Metrics {
     secret_last_used: Family<SecretLabels, F64Gauge>,
     secret_info: Family<SecretInfoLabels, Gauge>,
     active_secrets: Family<CheckLabels, Gauge>,
+    /// The per-secret and per-check series of the snapshot in force, so that a reload removes
+    /// exactly those that went away and touches nothing else.
+    exported: Mutex<Exported>,
+}
+
+/// What [`Metrics::sync_secrets`] exported last.
+#[derive(Default)]
+struct Exported {
+    secrets: Vec<SecretSeries>,
+    checks: Vec<CheckLabels>,
+}
+
+/// One configured secret as the metrics see it.
+#[derive(Clone, PartialEq, Eq)]
+struct SecretSeries {
+    labels: SecretLabels,
+    fingerprint: String,
+    expires: Option<UnixMillis>,
+}
+
+impl SecretSeries {
+    fn info_labels(&self) -> SecretInfoLabels {
+        SecretInfoLabels {
+            route: self.labels.route.clone(),
+            secret_id: self.labels.secret_id.clone(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
 }
 
 /// `{route, check}`.
@@ -122,8 +151,14 @@ impl Metrics {
             secret_last_used: Family::default(),
             secret_info: Family::default(),
             active_secrets: Family::default(),
+            exported: Mutex::default(),
             registry: Registry::default(),
         };
+        // Both series exist from the start: Prometheus' `increase()` misses the first failure
+        // of a counter that appears at 1.
+        for result in ["success", "failure"] {
+            drop(m.reloads.get_or_create(&ReloadLabels { result }));
+        }
         let r = &mut registry;
         r.register(
             "requests",
@@ -231,9 +266,11 @@ impl Metrics {
                 route: route.to_owned(),
                 secret_id: secret_id.to_owned(),
             };
-            self.secret_last_used
-                .get_or_create(&labels)
-                .set(now as f64 / 1000.0);
+            // `get`, not `get_or_create`: a request verified against the snapshot before a
+            // reload must not bring back the series of a secret that reload removed.
+            if let Some(used) = self.secret_last_used.get(&labels) {
+                used.set(now as f64 / 1000.0);
+            }
         }
     }
 
@@ -248,6 +285,11 @@ impl Metrics {
             .set(i64::try_from(active).unwrap_or(i64::MAX));
     }
 
+    /// Stamps the start-up load as the last successful one; counts no reload.
+    pub fn loaded(&self, now: UnixMillis) {
+        self.last_reload_success.set(now as f64 / 1000.0);
+    }
+
     /// Counts a reload attempt; a success also stamps the success time.
     pub fn reload(&self, success: bool, now: UnixMillis) {
         let result = if success { "success" } else { "failure" };
@@ -257,47 +299,123 @@ impl Metrics {
         }
     }
 
-    /// Makes the per-secret series match `snap`: removed secrets disappear, kept ones keep
-    /// their last-used time, new ones start at 0.
+    /// Makes the per-secret series match `snap`: removed secrets (and checks) disappear, kept
+    /// ones keep their last-used time, new ones start at 0. Series that stay are never removed,
+    /// even for an instant, so neither a scrape nor a request racing the reload loses them.
     pub fn sync_secrets(&self, snap: &Snapshot) {
-        let mut info = Vec::new();
-        for route in &snap.routes {
-            for check in &route.checks {
-                for s in &check.secrets {
-                    let labels = SecretLabels {
+        let (secrets, checks) = wanted(snap);
+        let mut exported = self.exported.lock().unwrap_or_else(PoisonError::into_inner);
+        for old in &exported.secrets {
+            if !secrets.iter().any(|s| s.labels == old.labels) {
+                self.secret_last_used.remove(&old.labels);
+            }
+            if !secrets
+                .iter()
+                .any(|s| s.labels == old.labels && s.expires.is_some())
+            {
+                self.secret_expiry.remove(&old.labels);
+            }
+            let info = old.info_labels();
+            if !secrets.iter().any(|s| s.info_labels() == info) {
+                self.secret_info.remove(&info);
+            }
+        }
+        for old in &exported.checks {
+            if !checks.contains(old) {
+                self.active_secrets.remove(old);
+            }
+        }
+        for s in &secrets {
+            // Created at 0 when new; a kept secret keeps its value.
+            drop(self.secret_last_used.get_or_create(&s.labels));
+            if let Some(ex) = s.expires {
+                self.secret_expiry
+                    .get_or_create(&s.labels)
+                    .set(ex as f64 / 1000.0);
+            }
+            self.secret_info.get_or_create(&s.info_labels()).set(1);
+        }
+        *exported = Exported { secrets, checks };
+    }
+}
+
+/// The per-secret and per-check series `snap` calls for.
+fn wanted(snap: &Snapshot) -> (Vec<SecretSeries>, Vec<CheckLabels>) {
+    let mut secrets = Vec::new();
+    let mut checks = Vec::new();
+    for route in &snap.routes {
+        for (i, check) in route.checks.iter().enumerate() {
+            checks.push(CheckLabels {
+                route: route.name.to_string(),
+                check: (i + 1).to_string(),
+            });
+            for s in &check.secrets {
+                secrets.push(SecretSeries {
+                    labels: SecretLabels {
                         route: route.name.to_string(),
                         secret_id: s.secret.id.to_string(),
-                    };
-                    info.push((
-                        labels,
-                        s.secret.fingerprint.clone(),
-                        s.secret.window.expires,
-                    ));
-                }
+                    },
+                    fingerprint: s.secret.fingerprint.clone(),
+                    expires: s.secret.window.expires,
+                });
             }
         }
-        let mut old_used = Vec::new();
-        for (labels, _, _) in &info {
-            old_used.push(self.secret_last_used.get_or_create(labels).get());
+    }
+    (secrets, checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn snapshot(ids: &[&str]) -> Snapshot {
+        let mut yaml = String::from("listen: \"127.0.0.1:0\"\nroutes:\n  - name: r\n    path: /r\n    upstream: http://127.0.0.1:9\n    verify:\n      scheme: github\n      secrets:\n");
+        for id in ids {
+            yaml.push_str(&format!("        - id: {id}\n          value: key-{id}\n"));
         }
-        // Family has no iteration; rebuild the secret families from the new snapshot.
-        self.secret_last_used.clear();
-        self.secret_expiry.clear();
-        self.secret_info.clear();
-        self.active_secrets.clear();
-        for ((labels, fingerprint, expires), used) in info.iter().zip(old_used) {
-            self.secret_last_used.get_or_create(labels).set(used);
-            if let Some(ex) = expires {
-                self.secret_expiry
-                    .get_or_create(labels)
-                    .set(*ex as f64 / 1000.0);
-            }
-            let info_labels = SecretInfoLabels {
-                route: labels.route.clone(),
-                secret_id: labels.secret_id.clone(),
-                fingerprint: fingerprint.clone(),
-            };
-            self.secret_info.get_or_create(&info_labels).set(1);
-        }
+        let file = Path::new("t.yaml");
+        let config = crate::config::parse(&yaml, file).expect("valid yaml");
+        crate::compile::compile(config, file).expect("valid config")
+    }
+
+    fn last_used(m: &Metrics, id: &str) -> Option<f64> {
+        let labels = SecretLabels {
+            route: "r".into(),
+            secret_id: id.into(),
+        };
+        m.secret_last_used.get(&labels).map(|g| g.get())
+    }
+
+    #[test]
+    fn a_request_verified_before_a_reload_does_not_bring_back_a_removed_secret() {
+        let m = Metrics::new();
+        m.sync_secrets(&snapshot(&["old", "new"]));
+        m.verification("r", "valid", "new", 5_000);
+        m.sync_secrets(&snapshot(&["new"]));
+        // A request that matched `old` against the previous snapshot finishes now.
+        m.verification("r", "valid", "old", 6_000);
+        assert_eq!(last_used(&m, "old"), None);
+        assert_eq!(last_used(&m, "new"), Some(5.0));
+        let text = m.encode();
+        assert!(!text.contains("secret_id=\"old\",fingerprint"), "{text}");
+        assert!(
+            !text.contains("last_used_timestamp_seconds{route=\"r\",secret_id=\"old\"}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reload_counters_exist_at_zero_before_any_reload() {
+        let text = Metrics::new().encode();
+        assert!(
+            text.contains("hookguard_config_reloads_total{result=\"success\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hookguard_config_reloads_total{result=\"failure\"} 0"),
+            "{text}"
+        );
     }
 }

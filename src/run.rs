@@ -7,8 +7,10 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::cli::{EXIT_RUNTIME, EXIT_USAGE};
-use crate::commands::{describe, Failure};
-use crate::state::Snapshot;
+use crate::commands::{rfc3339, Failure};
+use crate::config::Mode;
+use crate::secret::{Secret, UnixMillis};
+use crate::state::{Route, Snapshot};
 
 /// Runs the proxy until a shutdown signal; returns the exit code.
 pub async fn run(config: PathBuf) -> Result<u8, Failure> {
@@ -22,7 +24,7 @@ pub async fn run(config: PathBuf) -> Result<u8, Failure> {
         None => None,
     };
     let app = App::new(snapshot);
-    app.metrics.reload(true, app.now());
+    app.metrics.loaded(app.now());
     log_snapshot(&app.shared.load(), "config loaded", app.now());
     let local = listener.local_addr().map_err(runtime)?;
     let tls = app.shared.load().tls.is_some();
@@ -58,19 +60,55 @@ fn runtime(e: std::io::Error) -> Failure {
     }
 }
 
-/// Logs the routes and every secret's id, fingerprint, state and expiry (never a value).
-pub fn log_snapshot(snap: &Snapshot, what: &str, now: i64) {
+/// Logs the routes and every secret's id, fingerprint, state and expiry (never a value), one
+/// line per route and per secret, so a log query can pick them by field.
+pub fn log_snapshot(snap: &Snapshot, what: &str, now: UnixMillis) {
     tracing::info!(config = %snap.source.display(), routes = snap.routes.len(), "{what}");
     for route in &snap.routes {
+        log_route(route);
         for (i, check) in route.checks.iter().enumerate() {
             for s in &check.secrets {
-                tracing::info!(route = %route.name, check = i + 1, scheme = check.scheme.as_str(), secret = %describe(&s.secret, now), "secret");
+                log_secret(&route.name, i + 1, check.scheme.as_str(), &s.secret, now);
             }
             if !check.secrets.iter().any(|s| s.secret.window.contains(now)) {
                 tracing::error!(route = %route.name, check = i + 1, "no secret is active now: every request to this route will be rejected");
             }
         }
     }
+}
+
+fn log_route(route: &Route) {
+    // Scheme, host and port only: an upstream URL may carry credentials.
+    let up = &route.upstream;
+    let port = up
+        .authority
+        .port()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let upstream = format!("{}://{}{port}", up.scheme, up.authority.host());
+    let mode = match route.mode {
+        Mode::Enforce => "enforce",
+        Mode::ReportOnly => "report-only",
+    };
+    tracing::info!(
+        route = %route.name, path = %route.path, host = route.host.as_deref(), %upstream,
+        mode, checks = route.checks.len(), "route"
+    );
+}
+
+fn log_secret(route: &str, check: usize, scheme: &str, s: &Secret, now: UnixMillis) {
+    let w = s.window;
+    let state = if w.contains(now) {
+        "active"
+    } else if w.expires.is_some_and(|e| now >= e) {
+        "expired"
+    } else {
+        "not-yet-active"
+    };
+    tracing::info!(
+        route, check, scheme, secret_id = %s.id, fingerprint = %s.fingerprint, state,
+        not_before = w.not_before.map(rfc3339), expires = w.expires.map(rfc3339), "secret"
+    );
 }
 
 /// Resolves on SIGTERM or SIGINT.
