@@ -4,7 +4,10 @@
 //!
 //! notify watches the *parent directories* of every file, not the files: editors and config
 //! tools replace files by rename, and Kubernetes swaps a `..data` symlink, and a watch on the
-//! file itself misses both. Bursts are debounced for [`DEBOUNCE`].
+//! file itself misses both. A file that is a symlink into another directory also gets its
+//! target's directory watched, so an in-place write there is seen. Bursts are debounced for
+//! [`DEBOUNCE`], but never delay a reload more than [`MAX_DELAY`]: a directory that never goes
+//! quiet (a log, an editor's swap file) must not hold a new secret back.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,12 +16,16 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::app::App;
 use crate::state::Snapshot;
 
 /// Quiet time after the last file event before reloading.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Longest a stream of events can put a reload off, counted from the first event.
+pub const MAX_DELAY: Duration = Duration::from_millis(400);
 
 /// What asked for a reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,21 +36,24 @@ pub enum Trigger {
     Signal,
 }
 
-/// Starts the watcher and the SIGHUP listener; both feed one reload loop.
+/// Starts the watcher and the SIGHUP listener; both feed one reload loop. The SIGHUP handler
+/// is installed before this returns (SIGHUP's default action ends the process), and a first
+/// reload catches up on any change made between start-up's load and the watches being set.
 pub fn spawn(app: Arc<App>, config: PathBuf) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::unbounded_channel();
     #[cfg(unix)]
-    tokio::spawn(sighup(tx.clone()));
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hup) => drop(tokio::spawn(sighup(hup, tx.clone()))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; file watching still reloads")
+        }
+    }
+    let _ = tx.send(Trigger::File);
     tokio::spawn(reload_loop(app, config, tx, rx))
 }
 
 #[cfg(unix)]
-async fn sighup(tx: mpsc::UnboundedSender<Trigger>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; file watching still reloads");
-        return;
-    };
+async fn sighup(mut hup: tokio::signal::unix::Signal, tx: mpsc::UnboundedSender<Trigger>) {
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading");
         if tx.send(Trigger::Signal).is_err() {
@@ -76,20 +86,32 @@ async fn reload_loop(
         rewatch(w, &mut watched, &app.shared.load());
     }
     while let Some(first) = rx.recv().await {
-        let mut trigger = first;
-        // Debounce: keep collecting until the directory has been quiet for DEBOUNCE.
-        while let Ok(Some(next)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-            if next == Trigger::Signal {
-                trigger = Trigger::Signal;
-            }
-        }
+        let trigger = debounce(first, &mut rx).await;
         let app2 = app.clone();
         let path = config.clone();
-        let done = tokio::task::spawn_blocking(move || reload(&app2, &path, trigger)).await;
-        if done.unwrap_or(false) {
-            if let Some(w) = watcher.as_mut() {
-                rewatch(w, &mut watched, &app.shared.load());
-            }
+        let _ = tokio::task::spawn_blocking(move || reload(&app2, &path, trigger)).await;
+        // Also after a skipped or failed reload: a symlink may now point elsewhere.
+        if let Some(w) = watcher.as_mut() {
+            rewatch(w, &mut watched, &app.shared.load());
+        }
+    }
+}
+
+/// Collects events until none came for [`DEBOUNCE`], or [`MAX_DELAY`] after the first; a
+/// signal among them makes the reload unconditional.
+async fn debounce(first: Trigger, rx: &mut mpsc::UnboundedReceiver<Trigger>) -> Trigger {
+    let mut trigger = first;
+    let deadline = Instant::now() + MAX_DELAY;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return trigger;
+        }
+        let quiet = (now + DEBOUNCE).min(deadline);
+        match tokio::time::timeout_at(quiet, rx.recv()).await {
+            Ok(Some(Trigger::Signal)) => trigger = Trigger::Signal,
+            Ok(Some(Trigger::File)) => {}
+            Ok(None) | Err(_) => return trigger,
         }
     }
 }
@@ -133,23 +155,41 @@ fn warn_restart_needed(old: &Snapshot, new: &Snapshot) {
     }
 }
 
-/// Watches the parent directory of every input file, adding and dropping watches as the
-/// set changes.
+/// Watches the parent directory of every input file, and of the file a symlink resolves to,
+/// adding and dropping watches as the set changes.
 fn rewatch(
     watcher: &mut notify::RecommendedWatcher,
     watched: &mut BTreeSet<PathBuf>,
     snap: &Snapshot,
 ) {
-    let wanted: BTreeSet<PathBuf> = snap.watched.iter().filter_map(|f| parent_dir(f)).collect();
-    for dir in watched.difference(&wanted) {
-        let _ = watcher.unwatch(dir);
-    }
-    for dir in wanted.difference(watched) {
-        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory");
+    let targets = snap
+        .watched
+        .iter()
+        .filter_map(|f| std::fs::canonicalize(f).ok());
+    let wanted: BTreeSet<PathBuf> = snap
+        .watched
+        .iter()
+        .cloned()
+        .chain(targets)
+        .filter_map(|f| parent_dir(&f))
+        .collect();
+    watched.retain(|dir| {
+        let keep = wanted.contains(dir);
+        if !keep {
+            let _ = watcher.unwatch(dir);
+        }
+        keep
+    });
+    // Only watches that took are remembered, so a failed one is retried on the next reload.
+    for dir in wanted {
+        if watched.contains(&dir) {
+            continue;
+        }
+        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => drop(watched.insert(dir)),
+            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory"),
         }
     }
-    *watched = wanted;
 }
 
 fn parent_dir(file: &Path) -> Option<PathBuf> {
