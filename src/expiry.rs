@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::secret::UnixMillis;
+use crate::secret::{Secret, UnixMillis};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -31,7 +31,9 @@ pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// One pass: logs each warning not yet logged, and updates the active-secret gauges.
+/// One pass: logs each warning not yet logged, and updates the active-secret gauges. `said`
+/// remembers what was logged: `(route, "<check>/<secret id>", threshold)` (ids are unique
+/// within a check only, so two checks of a route may both hold a `2026-11`).
 pub fn check(app: &App, now: UnixMillis, said: &mut HashSet<(String, String, &'static str)>) {
     let snap = app.shared.load();
     for route in &snap.routes {
@@ -56,15 +58,13 @@ pub fn check(app: &App, now: UnixMillis, said: &mut HashSet<(String, String, &'s
                 let Some(label) = due(expires - now) else {
                     continue;
                 };
-                let key = (route.name.to_string(), s.secret.id.to_string(), label);
+                let key = (
+                    route.name.to_string(),
+                    format!("{}/{}", i + 1, s.secret.id),
+                    label,
+                );
                 if said.insert(key) {
-                    log(
-                        &route.name,
-                        &s.secret.id,
-                        &s.secret.fingerprint,
-                        expires,
-                        label,
-                    );
+                    log(&route.name, i + 1, &s.secret, expires, label);
                 }
             }
         }
@@ -83,12 +83,13 @@ fn due(left: i64) -> Option<&'static str> {
         .map(|(_, label)| *label)
 }
 
-fn log(route: &str, id: &str, fingerprint: &str, expires: UnixMillis, label: &str) {
+fn log(route: &str, check: usize, secret: &Secret, expires: UnixMillis, label: &str) {
     let at = crate::commands::rfc3339(expires);
+    let (id, fingerprint) = (&*secret.id, &*secret.fingerprint);
     if label == "expired" {
-        tracing::warn!(route, secret_id = id, fingerprint, expires = %at, "secret expired: no longer tried");
+        tracing::warn!(route, check, secret_id = id, fingerprint, expires = %at, "secret expired: no longer tried");
     } else {
-        tracing::warn!(route, secret_id = id, fingerprint, expires = %at, "secret expires within {label}");
+        tracing::warn!(route, check, secret_id = id, fingerprint, expires = %at, "secret expires within {label}");
     }
 }
 

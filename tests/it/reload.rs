@@ -5,10 +5,10 @@
 // Helpers outside `#[test]` functions panic on setup failure too, as tests do.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
+use std::io::Write as _;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,8 +21,8 @@ use tokio::net::TcpStream;
 
 use crate::net::{get, write_certs, Proxy, Upstream};
 use crate::rotation::{
-    both, headers, metric, replace, send_signed, stream_config, value, Accepts, Cred, Stream,
-    IN_FORCE, SLACK,
+    both, capture, headers, metric, replace, send_signed, stream_config, value, Accepts, Cred,
+    Stream, IN_FORCE, SLACK,
 };
 
 const FAILURES: &str = "hookguard_config_reloads_total{result=\"failure\"}";
@@ -312,29 +312,6 @@ async fn reload_changing_listen_applies_the_rest_on_the_running_listener() {
         "listen change stream: {} requests, in force after {took:?}",
         report.requests
     );
-}
-
-/// A `fmt` subscriber writing into a buffer, for the current thread only.
-fn capture() -> (tracing::Dispatch, Arc<Mutex<Vec<u8>>>) {
-    #[derive(Clone)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let writer = Buf(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    (tracing::Dispatch::new(subscriber), buf)
 }
 
 #[tokio::test]

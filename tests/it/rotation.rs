@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -396,6 +397,29 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A `fmt` subscriber writing into a buffer, for the current thread only.
+pub fn capture() -> (tracing::Dispatch, Arc<Mutex<Vec<u8>>>) {
+    #[derive(Clone)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let writer = Buf(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    (tracing::Dispatch::new(subscriber), buf)
+}
+
 /// RFC 3339 for Unix milliseconds.
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -594,23 +618,34 @@ async fn expiry_warning_is_logged_once_for_the_tightest_threshold() {
         "value: \"key-soon\"\n            expires: \"{}\"",
         rfc3339(now + 3 * 86_400_000)
     );
+    // Both checks hold a secret `soon` (ids are unique per check only): each is warned about.
     let entries = [("soon", in_three_days.as_str()), ("later", "value: \"x\"")];
-    let yaml = stream_config("127.0.0.1:0", "http://127.0.0.1:1", &entries, &entries[1..]);
+    let yaml = stream_config("127.0.0.1:0", "http://127.0.0.1:1", &entries, &entries);
     let proxy = Proxy::start(&yaml, &[]).await;
+    let (dispatch, buf) = capture();
+    let logged = |needle: &str| {
+        let log = String::from_utf8(std::mem::take(&mut *buf.lock().unwrap())).unwrap();
+        log.matches(needle).count()
+    };
 
     let mut said = HashSet::new();
-    hookguard::expiry::check(&proxy.app, now, &mut said);
-    let first: HashSet<_> = said.clone();
-    assert_eq!(
-        first,
-        HashSet::from([("r".to_string(), "soon".to_string(), "7 days")]),
-        "3 days left: the 7-day warning, once, for that secret only"
-    );
-    hookguard::expiry::check(&proxy.app, now + 1_000, &mut said);
-    assert_eq!(said, first, "a second pass repeats nothing");
+    tracing::dispatcher::with_default(&dispatch, || {
+        hookguard::expiry::check(&proxy.app, now, &mut said)
+    });
+    assert_eq!(said.len(), 2, "3 days left: one warning per check's secret");
+    assert_eq!(logged("secret expires within 7 days"), 2);
+    assert_eq!(logged("within 30 days"), 0);
 
-    // Two more days later the 1-day warning follows, once.
-    hookguard::expiry::check(&proxy.app, now + 2 * 86_400_000 + 1, &mut said);
-    assert_eq!(said.len(), 2);
-    assert!(said.contains(&("r".to_string(), "soon".to_string(), "1 day")));
+    tracing::dispatcher::with_default(&dispatch, || {
+        hookguard::expiry::check(&proxy.app, now + 1_000, &mut said)
+    });
+    assert_eq!(said.len(), 2, "a second pass repeats nothing");
+    assert_eq!(logged("secret expires"), 0);
+
+    // Two days later the 1-day warning follows, once per secret.
+    tracing::dispatcher::with_default(&dispatch, || {
+        hookguard::expiry::check(&proxy.app, now + 2 * 86_400_000 + 1, &mut said)
+    });
+    assert_eq!(said.len(), 4);
+    assert_eq!(logged("secret expires within 1 day"), 2);
 }
