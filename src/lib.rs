@@ -23,6 +23,8 @@
 //! - `state`: the immutable `Snapshot` and route matching.
 //! - `tls`: PEM to rustls server config.
 //! - `cli`: the offline commands (`check`, `sign`, `verify`, `gen-secret`).
+//! - `demo`, `demo_cases`, `demo_receiver`: `hookguard demo`: the embedded config, the
+//!   deliveries and their table, the receiver.
 
 pub mod admin;
 pub mod app;
@@ -31,6 +33,9 @@ pub mod cli;
 pub mod commands;
 pub mod compile;
 pub mod config;
+pub mod demo;
+pub mod demo_cases;
+pub mod demo_receiver;
 pub mod expiry;
 pub mod extract;
 pub mod forward;

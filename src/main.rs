@@ -70,10 +70,18 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             hookguard::logging::init(cli.log_format);
             runtime()?.block_on(hookguard::run::run(config.config))
         }
-        Command::Demo { .. } => Err(Failure {
-            message: "not built yet".into(),
-            code: 1,
-        }),
+        Command::Demo { serve } => {
+            // The table alone is the demo's output; logs when serving or asked for.
+            if serve || std::env::var_os("RUST_LOG").is_some() {
+                hookguard::logging::init(cli.log_format);
+            }
+            if serve {
+                let shutdown = hookguard::run::shutdown_signal();
+                runtime()?.block_on(hookguard::demo::serve(&mut out, shutdown))
+            } else {
+                runtime()?.block_on(hookguard::demo::run(&mut out))
+            }
+        }
     }
 }
 
