@@ -2,6 +2,8 @@
 
 mod cli;
 mod config_errors;
+mod demo;
+mod net;
 mod schemes;
 mod support;
 mod vectors;
