@@ -1,7 +1,7 @@
 //! Real sockets for the integration tests: a recording upstream, hookguard served in-process
 //! on `127.0.0.1:0` from a config file on disk, a client, and rcgen-made TLS files.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookguard::app::App;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hookguard::app::App;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
@@ -60,7 +60,11 @@ impl Upstream {
                         let log = log.clone();
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|c| c.to_bytes())
+                                .unwrap_or_default();
                             log.lock().unwrap().push(Received {
                                 method: parts.method.to_string(),
                                 uri: parts.uri.to_string(),
@@ -68,18 +72,25 @@ impl Upstream {
                                 body,
                             });
                             tokio::time::sleep(delay).await;
-                            let mut resp = Response::new(Full::new(Bytes::from_static(b"upstream-ok")));
+                            let mut resp =
+                                Response::new(Full::new(Bytes::from_static(b"upstream-ok")));
                             *resp.status_mut() = status;
-                            resp.headers_mut().insert("x-upstream", "yes".parse().unwrap());
+                            resp.headers_mut()
+                                .insert("x-upstream", "yes".parse().unwrap());
                             Ok::<_, std::convert::Infallible>(resp)
                         }
                     });
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
                 });
             }
         });
-        Upstream { addr, received, stop: Some(stop) }
+        Upstream {
+            addr,
+            received,
+            stop: Some(stop),
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -150,13 +161,25 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let admin = admin_listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(hookguard::admin::run(admin_listener, app.clone(), std::future::pending()));
+        tokio::spawn(hookguard::admin::run(
+            admin_listener,
+            app.clone(),
+            std::future::pending(),
+        ));
         app.set_ready();
         let shutdown = async {
             let _ = stopped.await;
         };
         let task = tokio::spawn(hookguard::server::run(listener, app.clone(), shutdown));
-        Proxy { addr, admin, app, dir, config, stop: Some(stop), task: Some(task) }
+        Proxy {
+            addr,
+            admin,
+            app,
+            dir,
+            config,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -184,7 +207,13 @@ impl Proxy {
 
     /// Headers a sender would attach for `route` signed with secret `secret_id` (the first
     /// active secret when `None`), for `body` at Unix time `timestamp`.
-    pub fn sign(&self, route: &str, secret_id: Option<&str>, body: &[u8], timestamp: i64) -> Vec<(String, String)> {
+    pub fn sign(
+        &self,
+        route: &str,
+        secret_id: Option<&str>,
+        body: &[u8],
+        timestamp: i64,
+    ) -> Vec<(String, String)> {
         sign_with(&self.app.shared.load(), route, secret_id, body, timestamp)
     }
 }
@@ -216,13 +245,19 @@ pub fn sign_with(
     };
     let mut out = Vec::new();
     for check in &route.checks {
-        let hookguard::verify::CheckKind::Hmac(spec) = &check.kind else { continue };
+        let hookguard::verify::CheckKind::Hmac(spec) = &check.kind else {
+            continue;
+        };
         let secret = match secret_id {
             Some(id) => check.secrets.iter().find(|s| &*s.secret.id == id),
             None => check.secrets.first(),
         }
         .expect("secret exists");
-        out.extend(hookguard::sign::sign(spec, secret.mac.as_ref().unwrap(), &delivery));
+        out.extend(hookguard::sign::sign(
+            spec,
+            secret.mac.as_ref().unwrap(),
+            &delivery,
+        ));
     }
     out
 }
@@ -233,20 +268,36 @@ pub fn now_s() -> i64 {
 }
 
 /// One plain-HTTP/1.1 request on a fresh connection; returns status, headers and body.
-pub async fn send(method: &str, url: &str, headers: &[(String, String)], body: impl Into<Bytes>) -> (StatusCode, HeaderMap, Bytes) {
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: impl Into<Bytes>,
+) -> (StatusCode, HeaderMap, Bytes) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder().method(method).uri(url);
     for (name, value) in headers {
         req = req.header(name.as_str(), value.as_str());
     }
-    let resp = client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let resp = client
+        .request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     (parts.status, parts.headers, body)
 }
 
 /// POST with headers.
-pub async fn post(url: &str, headers: &[(String, String)], body: impl Into<Bytes>) -> (StatusCode, HeaderMap, Bytes) {
+pub async fn post(
+    url: &str,
+    headers: &[(String, String)],
+    body: impl Into<Bytes>,
+) -> (StatusCode, HeaderMap, Bytes) {
     send("POST", url, headers, body).await
 }
 
@@ -257,7 +308,10 @@ pub async fn get(url: &str) -> (StatusCode, HeaderMap, Bytes) {
 
 /// Owned header pairs from string slices.
 pub fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A CA and a server certificate for `localhost`/`127.0.0.1`, and a client certificate,
@@ -267,12 +321,16 @@ pub fn write_certs(dir: &Path) -> PathBuf {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(rcgen::DnType::CommonName, "hookguard test CA");
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "hookguard test CA");
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca, ca_key);
     let leaf = |names: Vec<String>| {
         let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names).unwrap().signed_by(&key, &issuer).unwrap();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
         (cert.pem(), key.serialize_pem())
     };
     let (server_crt, server_key) = leaf(vec!["localhost".into(), "127.0.0.1".into()]);
@@ -283,4 +341,86 @@ pub fn write_certs(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("client.crt"), client_crt).unwrap();
     std::fs::write(dir.join("client.key"), client_key).unwrap();
     dir.join("ca.crt")
+}
+
+// --- raw sockets and metrics (added for the serve tests) ---
+
+/// Reads from `stream` until the peer closes it (EOF or reset) and returns what arrived;
+/// `Err` when it stays open for `limit`.
+pub async fn read_until_close(
+    stream: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> Result<Vec<u8>, tokio::time::error::Elapsed> {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(limit, async {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+}
+
+/// An HTTP/1.1 response read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Lowercased names, values as sent.
+    pub headers: Vec<(String, String)>,
+    /// Everything after the head, up to the close.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// Parses one response; panics on anything that is not a complete HTTP/1.1 head.
+    pub fn parse(raw: &[u8]) -> RawResponse {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no complete head in {:?}", String::from_utf8_lossy(raw)));
+        let head = std::str::from_utf8(&raw[..end]).expect("ASCII head");
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap();
+        assert!(
+            status_line.starts_with("HTTP/1.1 "),
+            "status line {status_line:?}"
+        );
+        let status = status_line[9..12].parse().expect("status code");
+        let headers = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').expect("header line");
+                (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        RawResponse {
+            status,
+            headers,
+            body: raw[end + 4..].to_vec(),
+        }
+    }
+
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The sum of the samples of metric `name` whose labels include every `labels` pair.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
