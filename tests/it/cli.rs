@@ -98,7 +98,7 @@ fn check_lists_routes_secret_ids_and_fingerprints_and_never_a_secret() {
         assert!(text.contains(want), "`{want}` missing from {text}");
     }
     for key in [ENV_SECRET, VALUE_SECRET, FILE_SECRET] {
-        let line = format!("fingerprint={}", fingerprint(key));
+        let line = format!("fingerprint={} ", fingerprint(key));
         assert!(text.contains(&line), "`{line}` missing from {text}");
     }
     assert_no_secret(

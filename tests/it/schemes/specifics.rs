@@ -220,6 +220,32 @@ fn generic_hmac_splits_on_its_separator_and_strips_an_optional_prefix() {
 }
 
 #[test]
+fn generic_base64url_signatures_verify_with_or_without_padding() {
+    let check = "scheme: hmac\nheader: X-Sig\nencoding: base64url";
+    let snap = config(check, &[("a", "url")]);
+    let tag = sha256("url", &[BODY]);
+    let bare = URL_SAFE_NO_PAD.encode(&tag);
+    let padded = base64::engine::general_purpose::URL_SAFE.encode(&tag);
+    assert!(padded.ends_with('=') && !bare.ends_with('='));
+    for sig in [bare, padded] {
+        assert_eq!(
+            verdict(&snap, &[("X-Sig", sig.clone())], BODY),
+            matched("a"),
+            "{sig}"
+        );
+    }
+    let standard = STANDARD.encode(&tag);
+    assert!(
+        standard.contains(['+', '/']),
+        "this tag differs between the alphabets"
+    );
+    assert_eq!(
+        verdict(&snap, &[("X-Sig", standard)], BODY),
+        Err(Reason::Malformed)
+    );
+}
+
+#[test]
 fn a_templated_header_method_or_path_changed_or_repeated_rejects() {
     let check =
         "scheme: hmac\nheader: X-Sig\npayload: \"{method} {path} {header:X-Request-Id} {body}\"";
