@@ -170,11 +170,17 @@ fn runner<'a>(opts: &Opts, ctx: &'a Ctx, rt: &'a tokio::runtime::Runtime) -> Run
             skipped.insert(target, format!("{program} is not installed"));
         }
     }
+    let duration = opts.duration.unwrap_or(duration);
     Runner {
         ctx,
         rt,
         use_wrk: !opts.no_wrk && installed("wrk"),
-        duration: opts.duration.unwrap_or(duration),
+        duration,
+        reload_duration: if opts.quick {
+            duration
+        } else {
+            duration.max(secs(16))
+        },
         warmup,
         rounds: opts.rounds.unwrap_or(rounds).max(1),
         idle_wait,

@@ -50,8 +50,9 @@ pub fn collect(ctx: &Ctx, runner: &Runner) -> BTreeMap<&'static str, String> {
     meta.insert(
         "runs",
         format!(
-            "{} rounds × {:?} measured (+{:?} warm-up), targets alternate within a round",
-            runner.rounds, runner.duration, runner.warmup
+            "{} rounds × {:?} measured (+{:?} warm-up; reload runs {:?}), targets alternate \
+             within a round",
+            runner.rounds, runner.duration, runner.warmup, runner.reload_duration
         ),
     );
     meta
