@@ -133,6 +133,9 @@ fn main() -> Result<()> {
         runner.run(sc);
     }
     let mut results = std::mem::take(&mut runner.results);
+    if let Some(start) = results.meta.get_mut("load average") {
+        *start = format!("{start}, {} at end", meta::load_average());
+    }
     results.skipped = runner
         .skipped
         .iter()

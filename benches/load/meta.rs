@@ -29,6 +29,7 @@ pub fn collect(ctx: &Ctx, runner: &Runner) -> BTreeMap<&'static str, String> {
     );
     meta.insert("date", first_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));
     meta.insert("machine", machine());
+    meta.insert("load average", format!("{} at start", load_average()));
     meta.insert(
         "hookguard",
         first_line(&ctx.hookguard.to_string_lossy(), &["--version"]),
@@ -83,4 +84,10 @@ fn first_line(program: &str, args: &[&str]) -> String {
         .unwrap_or("")
         .trim()
         .to_string()
+}
+
+/// The 1-minute load average: anything else busy on the machine shows here.
+pub fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().unwrap_or("?").to_string()
 }

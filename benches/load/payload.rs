@@ -22,6 +22,8 @@ pub struct Payload {
     pub body: Bytes,
     /// `sha256=<hex>`, valid or not depending on how the payload was made.
     pub signature: String,
+    /// Whether the signature is made with the configured secret.
+    pub valid: bool,
 }
 
 impl Payload {
@@ -34,6 +36,7 @@ impl Payload {
         Ok(Self {
             body: Bytes::from(body),
             signature,
+            valid,
         })
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::runtime::Runtime;
+use tokio_rustls::TlsConnector;
 
 use crate::hyperload;
 use crate::payload::Payload;
@@ -148,6 +149,7 @@ impl Runner<'_> {
             },
             payload,
         };
+        self.probe(&job)?;
         if sc.kind == Kind::Idle {
             return self.idle(target, &s, &job);
         }
@@ -185,12 +187,26 @@ impl Runner<'_> {
         if self.use_wrk {
             return wrk::run(job, &self.ctx.dir);
         }
-        let tls = if job.tls {
-            Some(hyperload::tls_connector(&self.ctx.cert.der)?)
-        } else {
-            None
-        };
-        self.rt.block_on(hyperload::run(job, tls))
+        self.rt.block_on(hyperload::run(job, self.tls(job)?))
+    }
+
+    fn tls(&self, job: &Job) -> Result<Option<TlsConnector>> {
+        job.tls
+            .then(|| hyperload::tls_connector(&self.ctx.cert.der))
+            .transpose()
+    }
+
+    /// One request before the load: a valid signature must get 200 and a wrong one 401, or
+    /// the target is not set up as the scenario assumes and its figures would mean nothing.
+    fn probe(&self, job: &Job) -> Result<()> {
+        let tls = self.tls(job)?;
+        let status = self.rt.block_on(async {
+            let mut sender = hyperload::connect(job.port, tls.as_ref()).await?;
+            hyperload::post(&mut sender, &job.payload, false).await
+        })?;
+        let want = if job.payload.valid { 200 } else { 401 };
+        anyhow::ensure!(status == want, "probe answered {status}, expected {want}");
+        Ok(())
     }
 
     fn idle(&mut self, target: Target, s: &Started, job: &Job) -> Result<String> {
