@@ -184,6 +184,9 @@ fn generic(c: &CheckConfig) -> Result<HmacSpec, String> {
         }
         None => None,
     };
+    if timestamp.is_some() && !payload.contains(&Part::Timestamp) {
+        return Err("`timestamp_header` is set but `payload` does not sign {timestamp}: a captured delivery could be replayed with a fresh timestamp; add {timestamp} to `payload`".into());
+    }
     let sig = SigFormat::List {
         header,
         separator: c.separator.clone(),
@@ -216,11 +219,12 @@ fn compile_secret(
     let key =
         decode_key(scheme, key_encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
     let window = Window {
-        not_before: cfg.not_before.map(|t| t.0),
-        expires: cfg.expires.map(|t| t.0),
+        not_before: cfg.not_before.as_ref().map(|t| t.value.0),
+        expires: cfg.expires.as_ref().map(|t| t.value.0),
     };
     if let (Some(nb), Some(ex)) = (window.not_before, window.expires) {
         if ex <= nb {
+            let at = cfg.expires.as_ref().map_or(at, |t| t.referenced);
             return Err(ctx.err(at, format!("{label}: `expires` is not after `not_before`")));
         }
     }

@@ -177,10 +177,10 @@ pub struct SecretConfig {
     pub file: Option<String>,
     /// Not tried before this instant.
     #[serde(default)]
-    pub not_before: Option<Time>,
+    pub not_before: Option<Spanned<Time>>,
     /// Not tried from this instant on.
     #[serde(default)]
-    pub expires: Option<Time>,
+    pub expires: Option<Spanned<Time>>,
 }
 
 impl fmt::Debug for SecretConfig {

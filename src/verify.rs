@@ -45,8 +45,8 @@ impl Reason {
 }
 
 /// A secret ready for the hot path: prepared MAC state (HMAC schemes) and key digest (key
-/// comparison schemes).
-#[derive(Clone, Debug)]
+/// comparison schemes). `Debug` shows neither.
+#[derive(Clone)]
 pub struct CompiledSecret {
     /// Id, fingerprint, window.
     pub secret: Secret,
@@ -54,6 +54,16 @@ pub struct CompiledSecret {
     pub mac: Option<PreparedMac>,
     /// SHA-256 of the key, for `api-key` and `basic`.
     pub digest: [u8; 32],
+}
+
+impl std::fmt::Debug for CompiledSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledSecret")
+            .field("secret", &self.secret)
+            .field("mac", &self.mac)
+            .field("digest", &"[redacted]")
+            .finish()
+    }
 }
 
 /// What a check does with its secrets.

@@ -40,7 +40,7 @@ fn cases() -> Vec<(&'static str, String, u64, u64, &'static str)> {
         ("no value, env or file", github(&format!("{TWO_SECRETS}\n- id: c\n  expires: 2027-01-01T00:00:00Z")), 13, 11, "exactly one of `value`, `env` or `file`"),
         ("a missing env var", github(&format!("{TWO_SECRETS}\n- id: c\n  env: HOOKGUARD_TEST_NEVER_SET_7F3A")), 13, 11, "`HOOKGUARD_TEST_NEVER_SET_7F3A` is not set"),
         ("a missing secret file", github(&format!("{TWO_SECRETS}\n- id: c\n  file: no-such-secret")), 13, 11, "cannot read secret file"),
-        ("expires before not_before", github("- id: a\n  value: \"SEKRET-window\"\n  not_before: 2026-06-01T00:00:00Z\n  expires: 2026-05-01T00:00:00Z"), 9, 11, "`expires` is not after `not_before`"),
+        ("expires before not_before", github("- id: a\n  value: \"SEKRET-window\"\n  not_before: 2026-06-01T00:00:00Z\n  expires: 2026-05-01T00:00:00Z"), 12, 20, "`expires` is not after `not_before`"),
         ("an unknown scheme", config("scheme: gitlab", TWO_SECRETS), 7, 7, "unknown scheme `gitlab`"),
         ("algorithm on github", config("scheme: github\nalgorithm: sha512", TWO_SECRETS), 7, 7, "`algorithm` applies only to scheme `hmac`"),
         ("header on stripe", config("scheme: stripe\nheader: X-Sig", TWO_SECRETS), 7, 7, "`header` applies only"),
@@ -85,7 +85,7 @@ fn a_secret_file_next_to_an_error_is_never_echoed() {
     let file = ConfigFile::new(&yaml);
     file.write("key.txt", b"SEKRET-from-file\n");
     let err = file.load().expect_err("window is backwards").to_string();
-    assert!(err.contains(":9:11: "), "{err}");
+    assert!(err.contains(":12:20: "), "{err}");
     assert!(!err.contains(MARK), "{err}");
 }
 
@@ -145,4 +145,18 @@ fn one_trailing_newline_in_a_secret_file_is_not_part_of_the_key() {
     assert_eq!(github_with_file(b"file-key", b"file-key"), Ok(()));
     assert_eq!(github_with_file(b"file-key\n\n", b"file-key\n"), Ok(()));
     assert_eq!(github_with_file(b" file-key\n", b" file-key"), Ok(()));
+}
+
+#[test]
+fn a_generic_timestamp_that_is_not_signed_is_refused() {
+    let yaml = config(
+        "scheme: hmac\nheader: X-Sig\ntimestamp_header: X-Ts\npayload: \"{body}\"",
+        "- id: a\n  value: \"SEKRET-unsigned-ts\"",
+    );
+    let err = ConfigFile::new(&yaml)
+        .load()
+        .expect_err("replayable")
+        .to_string();
+    assert!(err.contains("does not sign {timestamp}"), "{err}");
+    assert!(!err.contains("SEKRET"), "{err}");
 }
