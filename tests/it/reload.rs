@@ -315,13 +315,15 @@ async fn reload_changing_listen_applies_the_rest_on_the_running_listener() {
 }
 
 #[tokio::test]
-async fn reload_changing_listen_says_a_restart_is_needed() {
+async fn reload_changing_listen_or_admin_listen_says_a_restart_is_needed() {
     let upstream = Upstream::start().await;
     let proxy = Proxy::start(&values("127.0.0.1:0", &upstream.url(), &["key-a"]), &[]).await;
-    replace(
-        &proxy.config,
-        values("127.0.0.1:1", &upstream.url(), &["key-b"]).as_bytes(),
+    let moved = values("127.0.0.1:1", &upstream.url(), &["key-b"]).replacen(
+        "limits:",
+        "admin:\n  listen: \"127.0.0.1:2\"\nlimits:",
+        1,
     );
+    replace(&proxy.config, moved.as_bytes());
     let (dispatch, buf) = capture();
     let installed = tracing::dispatcher::with_default(&dispatch, || {
         hookguard::reload::reload(&proxy.app, &proxy.config, hookguard::reload::Trigger::File)
@@ -332,10 +334,15 @@ async fn reload_changing_listen_says_a_restart_is_needed() {
         log.contains("`listen` changed: restart hookguard to apply it"),
         "{log}"
     );
+    assert!(
+        log.contains("`admin.listen` changed: restart hookguard to apply it"),
+        "{log}"
+    );
     assert!(!log.contains("key-b"), "no secret in the log: {log}");
     assert_eq!(
         send_signed(&proxy, b"key-b", b"key-b").await,
-        StatusCode::OK
+        StatusCode::OK,
+        "the rest of the config is applied on the running listener"
     );
 }
 
