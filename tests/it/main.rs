@@ -3,7 +3,14 @@
 mod cli;
 mod config_errors;
 mod demo;
+mod forward;
+mod limits;
 mod net;
+mod reject;
+mod reload;
+mod rotation;
 mod schemes;
+mod shutdown;
 mod support;
+mod tls;
 mod vectors;
