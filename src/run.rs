@@ -14,6 +14,7 @@ use crate::state::{Route, Snapshot};
 
 /// Runs the proxy until a shutdown signal; returns the exit code.
 pub async fn run(config: PathBuf) -> Result<u8, Failure> {
+    let shutdown = listen_for_shutdown();
     let snapshot = crate::compile::load(&config).map_err(|e| Failure {
         message: e.to_string(),
         code: EXIT_USAGE,
@@ -41,7 +42,7 @@ pub async fn run(config: PathBuf) -> Result<u8, Failure> {
     crate::reload::spawn(app.clone(), config);
     crate::expiry::spawn(app.clone());
     app.set_ready();
-    crate::server::run(listener, app.clone(), shutdown_signal()).await;
+    crate::server::run(listener, app.clone(), shutdown).await;
     tracing::info!("stopped");
     Ok(0)
 }
@@ -111,24 +112,46 @@ fn log_secret(route: &str, check: usize, scheme: &str, s: &Secret, now: UnixMill
     );
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// Resolves on SIGTERM or SIGINT. Listens only from its first poll: inside the runtime, prefer
+/// [`listen_for_shutdown`], which listens at once.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    listen_for_shutdown().await;
+}
+
+/// Starts listening for SIGTERM and SIGINT now (call it inside the runtime) and returns a
+/// future that resolves on the first. Until the handlers are installed the default action of
+/// SIGTERM kills the process with no drain and no exit 0, so `run` installs them first of all,
+/// before loading the config, not when it starts serving.
+pub fn listen_for_shutdown() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            tokio::select! {
+                () = recv(term) => tracing::info!("SIGTERM: shutting down"),
+                () = recv(int) => tracing::info!("SIGINT: shutting down"),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
-        () = term => tracing::info!("SIGTERM: shutting down"),
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C: shutting down");
+    }
+}
+
+/// Waits for one delivery of a signal; forever if it could not be listened to.
+#[cfg(unix)]
+async fn recv(listening: std::io::Result<tokio::signal::unix::Signal>) {
+    match listening {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for a shutdown signal");
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -466,7 +466,12 @@ fn assert_histogram(m: &Exposition, family: &str, route: &str, count: f64) {
         .samples
         .iter()
         .filter(|s| s.name == format!("{family}_bucket") && s.labels["route"] == route)
-        .map(|s| (s.labels["le"].parse::<f64>().expect("le is a number"), s.value))
+        .map(|s| {
+            (
+                s.labels["le"].parse::<f64>().expect("le is a number"),
+                s.value,
+            )
+        })
         .collect();
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert!(buckets.len() > 5, "{what}: {buckets:?}");
