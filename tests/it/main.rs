@@ -5,6 +5,8 @@ mod config_errors;
 mod demo;
 mod forward;
 mod limits;
+mod logs;
+mod metrics;
 mod net;
 mod reject;
 mod reload;
