@@ -22,6 +22,7 @@ pub struct App {
     ready: AtomicBool,
     draining: AtomicBool,
     request_seq: AtomicU64,
+    id_prefix: String,
     clock: fn() -> UnixMillis,
 }
 
@@ -42,6 +43,7 @@ impl App {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             request_seq: AtomicU64::new(0),
+            id_prefix: random_prefix(),
             clock,
         })
     }
@@ -71,10 +73,10 @@ impl App {
         self.draining.load(Ordering::SeqCst)
     }
 
-    /// A process-unique request id: start time and a sequence number.
+    /// A request id unique across restarts: a random per-process prefix and a sequence number.
     pub fn next_request_id(&self) -> String {
         let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
-        format!("hg-{:x}-{n:x}", std::process::id())
+        format!("{}-{n:x}", self.id_prefix)
     }
 
     /// Swaps in a new snapshot and brings the per-secret metrics in line with it.
@@ -82,4 +84,11 @@ impl App {
         self.metrics.sync_secrets(&snapshot);
         self.shared.store(Arc::new(snapshot));
     }
+}
+
+fn random_prefix() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 6];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("hg{}", hex::encode(bytes))
 }

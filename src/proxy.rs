@@ -110,7 +110,7 @@ pub async fn handle(
 ) -> Result<Response<RespBody>, Infallible> {
     let start = Instant::now();
     let snap = app.shared.load_full();
-    let request_id = app.next_request_id();
+    let request_id = client_request_id(req.headers()).unwrap_or_else(|| app.next_request_id());
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let mut outcome = Outcome::default();
     let result = serve(&app, &snap, peer, req, &request_id, &mut outcome).await;
@@ -235,6 +235,19 @@ async fn read_body(
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ProxyError::TooLarge(max)),
         Ok(Err(e)) => Err(ProxyError::BodyRead(e.to_string())),
     }
+}
+
+/// The sender's own `x-request-id`, adopted when it is short printable ASCII, so the log line
+/// and the receiver's logs share one id.
+fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all("x-request-id").iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let id = value.to_str().ok()?.trim();
+    let printable = id.bytes().all(|b| b.is_ascii_graphic());
+    (!id.is_empty() && id.len() <= 128 && printable).then(|| id.to_owned())
 }
 
 /// The Host the client addressed: the `Host` header, or the HTTP/2 `:authority`.
