@@ -30,10 +30,9 @@ pub fn collect(ctx: &Ctx, runner: &Runner) -> BTreeMap<&'static str, String> {
     meta.insert("date", first_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));
     meta.insert("machine", machine());
     meta.insert("load average", format!("{} at start", load_average()));
-    meta.insert(
-        "hookguard",
-        first_line(&ctx.hookguard.to_string_lossy(), &["--version"]),
-    );
+    let version = first_line(&ctx.hookguard.to_string_lossy(), &["--version"]);
+    let commit = first_line("git", &["describe", "--always", "--dirty"]);
+    meta.insert("hookguard", format!("{version} (source {commit})"));
     meta.insert("nginx", first_line("nginx", &["-v"]));
     meta.insert("haproxy", first_line("haproxy", &["-v"]));
     meta.insert("load driver", driver);
