@@ -52,31 +52,72 @@ fn values(listen: &str, upstream: &str, keys: &[&str]) -> String {
     stream_config(listen, upstream, &entries, &entries)
 }
 
+/// Where a stream test's key goes: on both checks (configs from [`values`]), or on the
+/// `github` check only while the `api-key` check keeps accepting `key-a`.
+#[derive(Clone, Copy)]
+enum On {
+    Both,
+    Hmac,
+}
+
+impl On {
+    fn accepts(self, key: &'static str) -> Accepts {
+        match self {
+            On::Both => Accepts::both(&[key]),
+            On::Hmac => Accepts {
+                hmac: [key].into(),
+                api: ["key-a"].into(),
+            },
+        }
+    }
+
+    fn cred(self, key: &'static str) -> Cred {
+        match self {
+            On::Both => both(key),
+            On::Hmac => Cred {
+                hmac: key,
+                api: "key-a",
+            },
+        }
+    }
+}
+
+/// Starts a stream at `proxy`'s `/hook`, whose running config accepts `old`, sending `old`
+/// and `new`; then [`Stream::change`]s to a config that accepts `new` instead, by `write`.
+/// Returns the stream and the time from the write until the change was in force.
+async fn stream_through_swap(
+    proxy: &Proxy,
+    on: On,
+    (old, new): (&'static str, &'static str),
+    what: &str,
+    write: impl FnOnce(),
+) -> (Stream, Duration) {
+    let url = format!("{}/hook", proxy.url());
+    let mut stream = Stream::start(url, &KEYS, on.accepts(old), &[on.cred(old), on.cred(new)]);
+    let took = stream
+        .change(on.accepts(new), &[on.cred(new), on.cred(old)], what, write)
+        .await;
+    (stream, took)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_yaml_keeps_the_last_good_config_serving_and_counts_the_failure() {
     let upstream = Upstream::start().await;
     let proxy =
         Proxy::start_reloading(&values("127.0.0.1:0", &upstream.url(), &["key-a"]), &[]).await;
-    let url = format!("{}/hook", proxy.url());
-    let mut stream = Stream::start(
-        url,
-        &KEYS,
-        Accepts::both(&["key-a"]),
-        &[both("key-a"), both("key-b")],
-    );
-    stream
-        .change(
-            Accepts::both(&["key-b"]),
-            &[both("key-b"), both("key-a")],
-            "replacing key-a with key-b",
-            || {
-                replace(
-                    &proxy.config,
-                    values("127.0.0.1:0", &upstream.url(), &["key-b"]).as_bytes(),
-                )
-            },
-        )
-        .await;
+    let (stream, _) = stream_through_swap(
+        &proxy,
+        On::Both,
+        ("key-a", "key-b"),
+        "replacing key-a with key-b",
+        || {
+            replace(
+                &proxy.config,
+                values("127.0.0.1:0", &upstream.url(), &["key-b"]).as_bytes(),
+            )
+        },
+    )
+    .await;
     let before = metric(&proxy.metrics().await, FAILURES);
 
     // Broken YAML that would, if half-applied, accept key-a again.
@@ -145,29 +186,14 @@ async fn kubernetes_symlink_swap_of_a_secret_file_takes_effect_within_a_second()
     hookguard::reload::spawn(proxy.app.clone(), proxy.config.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let accepts = |k: &'static str| Accepts {
-        hmac: [k].into(),
-        api: ["key-a"].into(),
-    };
-    let cred = |k: &'static str| Cred {
-        hmac: k,
-        api: "key-a",
-    };
-    let url = format!("{}/hook", proxy.url());
-    let mut stream = Stream::start(
-        url,
-        &KEYS,
-        accepts("k8s-1"),
-        &[cred("k8s-1"), cred("k8s-2")],
-    );
-    let took = stream
-        .change(
-            accepts("k8s-2"),
-            &[cred("k8s-2"), cred("k8s-1")],
-            "..data symlink swap",
-            || swap_secret(proxy.dir.path(), "..2026_b", b"k8s-2\n"),
-        )
-        .await;
+    let (stream, took) = stream_through_swap(
+        &proxy,
+        On::Hmac,
+        ("k8s-1", "k8s-2"),
+        "..data symlink swap",
+        || swap_secret(proxy.dir.path(), "..2026_b", b"k8s-2\n"),
+    )
+    .await;
     stream.assert_steady_state_covered();
     let report = stream.finish().await;
     println!(
@@ -181,28 +207,21 @@ async fn in_place_write_of_the_config_takes_effect_within_a_second() {
     let upstream = Upstream::start().await;
     let proxy =
         Proxy::start_reloading(&values("127.0.0.1:0", &upstream.url(), &["key-a"]), &[]).await;
-    let url = format!("{}/hook", proxy.url());
-    let mut stream = Stream::start(
-        url,
-        &KEYS,
-        Accepts::both(&["key-a"]),
-        &[both("key-a"), both("key-b")],
-    );
-    let took = stream
-        .change(
-            Accepts::both(&["key-b"]),
-            &[both("key-b"), both("key-a")],
-            "in-place write",
-            || {
-                // std::fs::write truncates, then writes: the reloader may see the empty file.
-                std::fs::write(
-                    &proxy.config,
-                    values("127.0.0.1:0", &upstream.url(), &["key-b"]),
-                )
-                .unwrap()
-            },
-        )
-        .await;
+    let (stream, took) = stream_through_swap(
+        &proxy,
+        On::Both,
+        ("key-a", "key-b"),
+        "in-place write",
+        || {
+            // std::fs::write truncates, then writes: the reloader may see the empty file.
+            std::fs::write(
+                &proxy.config,
+                values("127.0.0.1:0", &upstream.url(), &["key-b"]),
+            )
+            .unwrap()
+        },
+    )
+    .await;
     stream.assert_steady_state_covered();
     let report = stream.finish().await;
     println!(
@@ -228,22 +247,10 @@ async fn sighup_reloads_a_change_the_file_watcher_cannot_see() {
     let link = outside.path().join("token");
     std::fs::hard_link(proxy.path("hup/token"), &link).unwrap();
 
-    let accepts = |k: &'static str| Accepts {
-        hmac: [k].into(),
-        api: ["key-a"].into(),
-    };
-    let cred = |k: &'static str| Cred {
-        hmac: k,
-        api: "key-a",
-    };
     let url = format!("{}/hook", proxy.url());
-    let mut stream = Stream::start(
-        url,
-        &KEYS,
-        accepts("key-b"),
-        &[cred("key-b"), cred("key-c")],
-    );
-    stream.begin(accepts("key-c"), &[cred("key-c"), cred("key-b")]);
+    let (old, new) = (On::Hmac.cred("key-b"), On::Hmac.cred("key-c"));
+    let mut stream = Stream::start(url, &KEYS, On::Hmac.accepts("key-b"), &[old, new]);
+    stream.begin(On::Hmac.accepts("key-c"), &[new, old]);
     std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
@@ -508,24 +515,17 @@ async fn new_secret_is_in_force_within_a_second_while_the_directory_keeps_changi
             }
         })
     };
-    let url = format!("{}/hook", proxy.url());
-    let mut stream = Stream::start(
-        url,
-        &KEYS,
-        Accepts::both(&["key-a"]),
-        &[both("key-a"), both("key-b")],
-    );
-    let took = stream
-        .change(
-            Accepts::both(&["key-b"]),
-            &[both("key-b"), both("key-a")],
-            "rename while the directory is busy",
-            || {
-                let yaml = values("127.0.0.1:0", &upstream.url(), &["key-b"]);
-                replace(&proxy.config, yaml.as_bytes());
-            },
-        )
-        .await;
+    let (stream, took) = stream_through_swap(
+        &proxy,
+        On::Both,
+        ("key-a", "key-b"),
+        "rename while the directory is busy",
+        || {
+            let yaml = values("127.0.0.1:0", &upstream.url(), &["key-b"]);
+            replace(&proxy.config, yaml.as_bytes());
+        },
+    )
+    .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     noisy.await.unwrap();
     let report = stream.finish().await;
@@ -550,29 +550,14 @@ async fn in_place_write_to_the_target_of_a_symlinked_secret_file_takes_effect() 
     hookguard::reload::spawn(proxy.app.clone(), proxy.config.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let accepts = |k: &'static str| Accepts {
-        hmac: [k].into(),
-        api: ["key-a"].into(),
-    };
-    let cred = |k: &'static str| Cred {
-        hmac: k,
-        api: "key-a",
-    };
-    let url = format!("{}/hook", proxy.url());
-    let mut stream = Stream::start(
-        url,
-        &KEYS,
-        accepts("key-b"),
-        &[cred("key-b"), cred("key-c")],
-    );
-    let took = stream
-        .change(
-            accepts("key-c"),
-            &[cred("key-c"), cred("key-b")],
-            "in-place write to a symlink's target",
-            || std::fs::write(proxy.path("vault/real.key"), b"key-c\n").unwrap(),
-        )
-        .await;
+    let (stream, took) = stream_through_swap(
+        &proxy,
+        On::Hmac,
+        ("key-b", "key-c"),
+        "in-place write to a symlink's target",
+        || std::fs::write(proxy.path("vault/real.key"), b"key-c\n").unwrap(),
+    )
+    .await;
     let report = stream.finish().await;
     println!(
         "symlink target stream: {} requests, in force after {took:?}",
