@@ -74,15 +74,7 @@ async fn answers_413_by_content_length_without_forwarding() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(up.count(), 1);
     assert_eq!(up.last().unwrap().body.len(), 1024);
-    let metrics = proxy.metrics().await;
-    assert_eq!(
-        metric_value(
-            &metrics,
-            "hookguard_requests_total",
-            &[("outcome", "too_large")]
-        ),
-        1.0
-    );
+    assert_eq!(requests_total(&proxy, "too_large").await, 1.0);
 }
 
 #[tokio::test]
@@ -144,15 +136,7 @@ async fn answers_408_to_a_slow_body_then_closes() {
     assert_error(&resp, 408);
     assert!(took >= Duration::from_millis(300), "408 after {took:?}");
     assert_eq!(up.count(), 0);
-    let metrics = proxy.metrics().await;
-    assert_eq!(
-        metric_value(
-            &metrics,
-            "hookguard_requests_total",
-            &[("outcome", "timeout")]
-        ),
-        1.0
-    );
+    assert_eq!(requests_total(&proxy, "timeout").await, 1.0);
 }
 
 #[tokio::test]
@@ -184,15 +168,7 @@ async fn answers_504_when_the_upstream_is_slower_than_upstream_timeout() {
         start.elapsed()
     );
     assert!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["error"].is_string());
-    let metrics = proxy.metrics().await;
-    assert_eq!(
-        metric_value(
-            &metrics,
-            "hookguard_requests_total",
-            &[("outcome", "upstream_timeout")]
-        ),
-        1.0
-    );
+    assert_eq!(requests_total(&proxy, "upstream_timeout").await, 1.0);
 }
 
 #[tokio::test]

@@ -424,3 +424,13 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// `hookguard_requests_total` for `outcome`, summed over routes, scraped from `proxy` now.
+pub async fn requests_total(proxy: &Proxy, outcome: &str) -> f64 {
+    let metrics = proxy.metrics().await;
+    metric_value(
+        &metrics,
+        "hookguard_requests_total",
+        &[("outcome", outcome)],
+    )
+}

@@ -59,15 +59,7 @@ async fn answers_404_when_no_route_matches() {
         error_phrase(&headers, &body);
     }
     assert_eq!(up.count(), 0);
-    let metrics = proxy.metrics().await;
-    assert_eq!(
-        metric_value(
-            &metrics,
-            "hookguard_requests_total",
-            &[("outcome", "no_route")]
-        ),
-        5.0
-    );
+    assert_eq!(requests_total(&proxy, "no_route").await, 5.0);
 }
 
 #[tokio::test]
@@ -154,14 +146,7 @@ async fn answers_401_for_every_rejection_reason_with_one_body_that_names_nothing
         );
         assert_eq!(n, 1.0, "{reason}\n{metrics}");
     }
-    assert_eq!(
-        metric_value(
-            &metrics,
-            "hookguard_requests_total",
-            &[("outcome", "rejected")]
-        ),
-        5.0
-    );
+    assert_eq!(requests_total(&proxy, "rejected").await, 5.0);
     // The same signature, fresh, passes: the rejections were about the request.
     assert_eq!(
         post(
@@ -187,13 +172,5 @@ async fn answers_502_when_the_upstream_is_down() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     let phrase = error_phrase(&headers, &body);
     assert!(!phrase.contains("127.0.0.1"), "{phrase}");
-    let metrics = proxy.metrics().await;
-    assert_eq!(
-        metric_value(
-            &metrics,
-            "hookguard_requests_total",
-            &[("outcome", "upstream_error")]
-        ),
-        1.0
-    );
+    assert_eq!(requests_total(&proxy, "upstream_error").await, 1.0);
 }
