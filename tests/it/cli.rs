@@ -60,6 +60,19 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 
+/// `verify --config <config> --route r --headers <headers> --body <body>`, then `more`.
+fn verify_args<'a>(
+    config: &'a str,
+    headers: &'a str,
+    body: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["verify", "--config", config, "--route", "r"];
+    args.extend(["--headers", headers, "--body", body]);
+    args.extend_from_slice(more);
+    args
+}
+
 const ENV_SECRET: &str = "SEKRET-from-env-31";
 const FILE_SECRET: &str = "SEKRET-from-file-47";
 const VALUE_SECRET: &str = "SEKRET-inline-value-59";
@@ -131,19 +144,7 @@ fn sign_then_verify(file: &ConfigFile, sign_args: &[&str], body_sent: &[u8], now
     let headers = file.write("headers.txt", headers.as_bytes());
     let sent = file.write("sent.json", body_sent);
     let now = now.to_string();
-    let verify = [
-        "verify",
-        "--config",
-        config,
-        "--route",
-        "r",
-        "--headers",
-        path(&headers),
-        "--body",
-        path(&sent),
-        "--now",
-        &now,
-    ];
+    let verify = verify_args(config, path(&headers), path(&sent), &["--now", &now]);
     hookguard(&verify, &env)
 }
 
@@ -209,17 +210,7 @@ fn a_bad_config_exits_64_naming_file_line_and_column() {
     for args in [
         vec!["check", "--config", config],
         vec!["sign", "--config", config, "--route", "r"],
-        vec![
-            "verify",
-            "--config",
-            config,
-            "--route",
-            "r",
-            "--headers",
-            path(&body),
-            "--body",
-            path(&body),
-        ],
+        verify_args(config, path(&body), path(&body), &[]),
     ] {
         let out = hookguard(&args, &[]);
         assert_exit(&out, 64, &args.join(" "));
@@ -237,19 +228,7 @@ fn bad_arguments_exit_64_not_2() {
         vec!["frobnicate"],
         vec!["check", "--no-such-flag"],
         vec!["sign", "--config", config],
-        vec![
-            "verify",
-            "--config",
-            config,
-            "--route",
-            "r",
-            "--headers",
-            config,
-            "--body",
-            config,
-            "--now",
-            "noon",
-        ],
+        verify_args(config, config, config, &["--now", "noon"]),
         vec!["gen-secret", "--scheme", "nope"],
         vec!["--log-format", "xml", "check", "--config", config],
     ] {
