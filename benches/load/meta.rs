@@ -25,7 +25,10 @@ pub fn collect(ctx: &Ctx, runner: &Runner) -> BTreeMap<&'static str, String> {
     let mut meta = BTreeMap::new();
     meta.insert(
         "command",
-        format!("cargo bench --bench load -- {}", args.join(" ")),
+        match args.is_empty() {
+            true => "cargo bench --bench load".to_string(),
+            false => format!("cargo bench --bench load -- {}", args.join(" ")),
+        },
     );
     meta.insert("date", first_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]));
     meta.insert("machine", machine());
