@@ -41,16 +41,19 @@ pub async fn read_head<S>(mut stream: S, timeout: Duration) -> io::Result<Head<S
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut buf = Vec::with_capacity(1024);
+    // Read straight into the heap buffer: a stack array here would live in the connection
+    // task's future for the connection's whole life.
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
     let read = async {
-        let mut chunk = [0u8; 4096];
         loop {
-            let n = stream.read(&mut chunk).await?;
+            if buf.capacity() == buf.len() {
+                buf.reserve(buf.len());
+            }
+            let from = buf.len().saturating_sub(3);
+            let n = stream.read_buf(&mut buf).await?;
             if n == 0 {
                 return Ok::<bool, io::Error>(false);
             }
-            let from = buf.len().saturating_sub(3);
-            buf.extend_from_slice(&chunk[..n]);
             if buf[from..].windows(4).any(|w| w == b"\r\n\r\n") || buf.len() >= MAX_HEAD {
                 return Ok(true);
             }
@@ -89,6 +92,11 @@ pub struct Rewind<S> {
 }
 
 impl<S> Rewind<S> {
+    /// Whether the bytes still to replay start with `bytes` (e.g. the HTTP/2 preface).
+    pub fn starts_with(&self, bytes: &[u8]) -> bool {
+        self.prefix[self.pos..].starts_with(bytes)
+    }
+
     /// A stream with nothing to replay.
     pub fn new(inner: S) -> Self {
         Rewind {

@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -21,6 +21,9 @@ use tokio::sync::{watch, Semaphore};
 use crate::app::App;
 use crate::forward::Peer;
 use crate::rewind::{read_head, Head, Rewind};
+
+/// The first bytes of every HTTP/2 connection (RFC 9113 section 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How long in-flight requests may take to finish once shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -67,8 +70,8 @@ pub async fn run_with_drain(
                 p = prepare(&app, stream, addr) => p,
                 _ = stop.wait_for(|s| *s) => None,
             };
-            if let Some((io, peer, header_timeout)) = prepared {
-                serve(app, io, peer, header_timeout, watcher).await;
+            if let Some((io, peer, header_timeout, h2)) = prepared {
+                serve(app, io, peer, header_timeout, watcher, h2).await;
             }
             drop(permit);
         });
@@ -110,13 +113,13 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 type BoxIo = Box<dyn Io>;
 
+/// A connection ready for hyper: its stream, peer, header timeout, and whether it speaks
+/// HTTP/2.
+type Prepared = (Rewind<BoxIo>, Peer, Duration, bool);
+
 /// TLS handshake (when configured) and the first request head, both within
 /// `header_timeout`. `None` when the connection ended or timed out (a 408 was sent).
-async fn prepare(
-    app: &App,
-    stream: TcpStream,
-    addr: SocketAddr,
-) -> Option<(Rewind<BoxIo>, Peer, Duration)> {
+async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepared> {
     let snap = app.shared.load_full();
     let header_timeout = snap.limits.header_timeout;
     let Some(tls) = snap.tls.clone() else {
@@ -139,7 +142,12 @@ async fn prepare(
     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
     let peer = Peer { addr, tls: true };
     if h2 {
-        return Some((Rewind::new(Box::new(tls_stream)), peer, header_timeout));
+        return Some((
+            Rewind::new(Box::new(tls_stream)),
+            peer,
+            header_timeout,
+            true,
+        ));
     }
     first_head(app, Box::new(tls_stream), peer, header_timeout).await
 }
@@ -150,9 +158,12 @@ async fn first_head(
     stream: BoxIo,
     peer: Peer,
     header_timeout: Duration,
-) -> Option<(Rewind<BoxIo>, Peer, Duration)> {
+) -> Option<Prepared> {
     match read_head(stream, header_timeout).await {
-        Ok(Head::Ready(rewind)) => Some((rewind, peer, header_timeout)),
+        Ok(Head::Ready(rewind)) => {
+            let h2 = rewind.starts_with(H2_PREFACE);
+            Some((rewind, peer, header_timeout, h2))
+        }
         Ok(Head::Closed) => None,
         Ok(Head::TimedOut) => {
             tracing::info!(peer = %peer.addr, "request head not received within header_timeout: 408");
@@ -172,21 +183,30 @@ async fn serve<S>(
     peer: Peer,
     header_timeout: Duration,
     watcher: Watcher,
+    h2: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
     let service = service_fn(move |req| crate::proxy::handle(app.clone(), peer, req));
-    let conn = builder
-        .serve_connection(TokioIo::new(io), service)
-        .into_owned();
-    if let Err(e) = watcher.watch(conn).await {
+    // The protocol is known here (ALPN, or the HTTP/2 preface in the first bytes), so the
+    // connection future holds one protocol's state, not hyper-util's auto enum of both.
+    let result = if h2 {
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        watcher
+            .watch(builder.serve_connection(TokioIo::new(io), service))
+            .await
+    } else {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true);
+        watcher
+            .watch(builder.serve_connection(TokioIo::new(io), service))
+            .await
+    };
+    if let Err(e) = result {
         tracing::debug!(peer = %peer.addr, error = %e, "connection ended with an error");
     }
 }
