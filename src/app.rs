@@ -1,12 +1,13 @@
 //! The process-wide state every request and the admin listener share: the swappable
-//! snapshot, metrics, the upstream client, readiness and the clock.
+//! snapshot, metrics, the connection limit, readiness and the clock.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::forward::{self, Client};
+use tokio::sync::Semaphore;
+
 use crate::metrics::Metrics;
 use crate::secret::UnixMillis;
 use crate::state::{Shared, Snapshot};
@@ -17,8 +18,8 @@ pub struct App {
     pub shared: Shared,
     /// Every exported metric.
     pub metrics: Metrics,
-    /// The one pooled upstream client.
-    pub client: Client,
+    /// Open connections allowed (`limits.max_connections` at start), shared by every worker.
+    pub connections: Arc<Semaphore>,
     ready: AtomicBool,
     draining: AtomicBool,
     request_seq: AtomicU64,
@@ -34,12 +35,13 @@ impl App {
 
     /// Like [`App::new`] with another clock (tests).
     pub fn with_clock(snapshot: Snapshot, clock: fn() -> UnixMillis) -> Arc<App> {
+        let max_connections = snapshot.limits.max_connections;
         let metrics = Metrics::new();
         metrics.sync_secrets(&snapshot);
         Arc::new(App {
             shared: Arc::new(ArcSwap::from_pointee(snapshot)),
             metrics,
-            client: forward::client(),
+            connections: Arc::new(Semaphore::new(max_connections)),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             request_seq: AtomicU64::new(0),

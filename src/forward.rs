@@ -19,7 +19,7 @@ use crate::state::Upstream;
 /// The body type of every response hookguard sends.
 pub type RespBody = BoxBody<Bytes, hyper::Error>;
 
-/// The one pooled upstream client (http and https via rustls).
+/// The pooled upstream client (http and https via rustls).
 pub type Client = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Why forwarding failed; mapped to 502 or 504 in one place (`proxy::error_response`).
@@ -33,7 +33,13 @@ pub enum ForwardError {
     Timeout(Duration),
 }
 
-/// Builds the shared client. Upstream TLS trusts the system roots (rustls-native-certs, which
+thread_local! {
+    /// One pooled client per worker thread: a worker's requests reuse the upstream
+    /// connections its own runtime drives, so no request waits on another thread's wakeup.
+    static CLIENT: Client = client();
+}
+
+/// Builds a pooled client. Upstream TLS trusts the system roots (rustls-native-certs, which
 /// honours `SSL_CERT_FILE` and `SSL_CERT_DIR`).
 pub fn client() -> Client {
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
@@ -153,7 +159,6 @@ pub fn upstream_headers(
 /// Sends `parts` + `body` to `upstream`, within `timeout`, and returns its response with
 /// hop-by-hop headers removed and the body streaming.
 pub async fn forward(
-    client: &Client,
     upstream: &Upstream,
     mut parts: http::request::Parts,
     body: Bytes,
@@ -168,7 +173,7 @@ pub async fn forward(
         .map_err(|e| ForwardError::Connect(e.to_string()))?;
     parts.version = http::Version::HTTP_11;
     let req = Request::from_parts(parts, Full::new(body));
-    let resp = match tokio::time::timeout(timeout, client.request(req)).await {
+    let resp = match tokio::time::timeout(timeout, CLIENT.with(|c| c.request(req))).await {
         Err(_) => return Err(ForwardError::Timeout(timeout)),
         Ok(Err(e)) => return Err(ForwardError::Connect(error_chain(&e))),
         Ok(Ok(resp)) => resp,

@@ -68,7 +68,15 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
         }
         Command::Run { config } => {
             hookguard::logging::init(cli.log_format);
-            runtime()?.block_on(hookguard::run::run(config.config))
+            // Signals, admin, reload and expiry only: the proxy runs on its own worker threads.
+            let control = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let control = control.map_err(|e| Failure {
+                message: format!("cannot start the runtime: {e}"),
+                code: 1,
+            })?;
+            control.block_on(hookguard::run::run(config.config))
         }
         Command::Demo { serve } => {
             // The table alone is the demo's output; logs when serving or asked for.

@@ -187,7 +187,7 @@ async fn serve(
     forward::upstream_headers(&mut parts.headers, peer, &marks, host.as_deref());
     let timeout = snap.limits.upstream_timeout;
     let started = Instant::now();
-    let result = forward::forward(&app.client, &route.upstream, parts, body, timeout).await;
+    let result = forward::forward(&route.upstream, parts, body, timeout).await;
     let took = started.elapsed();
     outcome.upstream = Some(took);
     app.metrics.upstream(&route.name, took);

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::app::App;
 use crate::forward::Peer;
@@ -41,8 +41,7 @@ pub async fn run_with_drain(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let max = app.shared.load().limits.max_connections;
-    let permits = Arc::new(Semaphore::new(max));
+    let permits = app.connections.clone();
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
