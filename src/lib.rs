@@ -22,7 +22,17 @@
 //! - `compile` and `checks`: validate and freeze a config into a snapshot; `load(path)`.
 //! - `state`: the immutable `Snapshot` and route matching.
 //! - `tls`: PEM to rustls server config.
-//! - `cli`: the offline commands (`check`, `sign`, `verify`, `gen-secret`).
+//! - `cli`: clap definitions and exit codes; `commands`: `check`, `sign`, `verify`, `gen-secret`.
+//! - `app`: what every request shares: the swappable snapshot, metrics, connection limit,
+//!   readiness, clock.
+//! - `server`: accept, TLS, first head within `header_timeout` (`rewind`), hyper, drain.
+//! - `proxy`: route, body limits, verify, and the one error-to-status map.
+//! - `forward`: header hygiene and the pooled upstream client.
+//! - `admin`: `/healthz`, `/readyz`, `/metrics`; `metrics`: the Prometheus families.
+//! - `reload`: file watch and SIGHUP to a new snapshot; `expiry`: expiry warnings and the
+//!   active-secret gauge.
+//! - `run`: `hookguard run`: bind one socket per worker thread, start admin and reloader,
+//!   serve until SIGTERM; `logging`: text or JSON logs on stderr.
 //! - `demo`, `demo_cases`, `demo_receiver`: `hookguard demo`: the embedded config, the
 //!   deliveries and their table, the receiver.
 
