@@ -14,7 +14,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 
+use crate::config::Mode;
 use crate::state::Upstream;
+use crate::verify::{Rejected, Verified};
 
 /// The body type of every response hookguard sends.
 pub type RespBody = BoxBody<Bytes, hyper::Error>;
@@ -72,16 +74,54 @@ pub struct Peer {
     pub tls: bool,
 }
 
+/// Leave to forward: a verified request, or any request of a report-only route. Its one
+/// constructor is [`Permit::new`], and [`forward`] takes one, so an unverified request cannot
+/// reach the upstream of an enforcing route by construction.
+#[derive(Debug)]
+pub struct Permit {
+    verified: bool,
+    secret_ids: String,
+}
+
+impl Permit {
+    /// A permit for a verdict under `mode`; an enforcing route's rejection stays a rejection.
+    pub fn new(mode: Mode, verdict: Result<Verified, Rejected>) -> Result<Permit, Rejected> {
+        match verdict {
+            Ok(v) => Ok(Permit {
+                verified: true,
+                secret_ids: v.secret_ids.join(","),
+            }),
+            Err(_) if mode == Mode::ReportOnly => Ok(Permit {
+                verified: false,
+                secret_ids: String::new(),
+            }),
+            Err(r) => Err(r),
+        }
+    }
+
+    /// Whether every check passed (`false` only in report-only mode).
+    pub fn verified(&self) -> bool {
+        self.verified
+    }
+
+    /// Comma-joined matching secret ids; empty unless verified.
+    pub fn secret_ids(&self) -> &str {
+        &self.secret_ids
+    }
+}
+
 /// What hookguard tells the upstream about the request.
 pub struct Marks<'a> {
-    /// `true`, or `false` in report-only mode on failure.
-    pub verified: bool,
+    /// The verdict's permit.
+    pub permit: &'a Permit,
     /// The route name.
     pub route: &'a str,
-    /// Comma-joined matching secret ids (empty: header omitted).
-    pub secret_ids: &'a str,
     /// The request id, sent as `x-request-id` when the client sent none.
     pub request_id: &'a str,
+    /// The accepted connection.
+    pub peer: Peer,
+    /// The Host the client addressed.
+    pub host: Option<&'a str>,
 }
 
 const HOP_BY_HOP: [HeaderName; 7] = [
@@ -109,12 +149,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Prepares the upstream request's headers: strips, then adds hookguard's own.
-pub fn upstream_headers(
-    headers: &mut HeaderMap,
-    peer: Peer,
-    marks: &Marks<'_>,
-    host: Option<&str>,
-) {
+pub fn upstream_headers(headers: &mut HeaderMap, marks: &Marks<'_>) {
+    let (peer, host) = (marks.peer, marks.host);
     strip_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     let owned: Vec<HeaderName> = headers
@@ -133,11 +169,15 @@ pub fn upstream_headers(
     set(
         headers,
         "x-hookguard-verified",
-        if marks.verified { "true" } else { "false" },
+        if marks.permit.verified() {
+            "true"
+        } else {
+            "false"
+        },
     );
     set(headers, "x-hookguard-route", marks.route);
-    if !marks.secret_ids.is_empty() {
-        set(headers, "x-hookguard-secret-id", marks.secret_ids);
+    if !marks.permit.secret_ids().is_empty() {
+        set(headers, "x-hookguard-secret-id", marks.permit.secret_ids());
     }
     set(headers, "x-forwarded-for", &peer.addr.ip().to_string());
     set(
@@ -156,14 +196,17 @@ pub fn upstream_headers(
     }
 }
 
-/// Sends `parts` + `body` to `upstream`, within `timeout`, and returns its response with
+/// Marks the headers (see [`upstream_headers`]), then sends `parts` + `body` to `upstream`,
+/// within `timeout`, and returns its response with
 /// hop-by-hop headers removed and the body streaming.
 pub async fn forward(
     upstream: &Upstream,
+    marks: &Marks<'_>,
     mut parts: http::request::Parts,
     body: Bytes,
     timeout: Duration,
 ) -> Result<Response<RespBody>, ForwardError> {
+    upstream_headers(&mut parts.headers, marks);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = Uri::builder()
         .scheme(upstream.scheme.clone())
@@ -192,4 +235,44 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Reason;
+
+    fn rejected() -> Rejected {
+        Rejected {
+            check: 0,
+            reason: Reason::Invalid,
+            passed: vec![],
+        }
+    }
+
+    #[test]
+    fn only_a_verified_request_or_a_report_only_route_gets_a_permit() {
+        let verified = Verified {
+            secret_ids: vec!["a".into(), "b".into()],
+        };
+        let permit = Permit::new(Mode::Enforce, Ok(verified)).expect("verified");
+        assert!(permit.verified());
+        assert_eq!(permit.secret_ids(), "a,b");
+        assert!(Permit::new(Mode::Enforce, Err(rejected())).is_err());
+        let permit = Permit::new(Mode::ReportOnly, Err(rejected())).expect("report-only");
+        assert!(!permit.verified());
+        assert_eq!(permit.secret_ids(), "");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close, x-foo"));
+        headers.insert("x-foo", HeaderValue::from_static("1"));
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        headers.insert("x-keep", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        let left: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["x-keep"]);
+    }
 }

@@ -12,8 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use crate::app::App;
-use crate::config::Mode;
-use crate::forward::{self, ForwardError, Marks, Peer, RespBody};
+use crate::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
 use crate::state::{Route, Snapshot};
 use crate::verify::{self, Rejected, Verified};
 
@@ -160,34 +159,22 @@ async fn serve(
     };
     let verdict = verify::verify(&route.checks, &request, route.tolerance_ms, now);
     record(app, route, &verdict, now);
-    let marks_ids;
-    let verified = match verdict {
-        Ok(Verified { secret_ids }) => {
-            marks_ids = secret_ids.join(",");
-            outcome.reason = "valid";
-            true
-        }
-        Err(rejected) => {
-            outcome.reason = rejected.reason.as_str();
-            if route.mode == Mode::Enforce {
-                return Err(ProxyError::Rejected(rejected));
-            }
-            marks_ids = String::new();
-            false
-        }
+    outcome.reason = match &verdict {
+        Ok(_) => "valid",
+        Err(rejected) => rejected.reason.as_str(),
     };
-    outcome.secret_ids.clone_from(&marks_ids);
+    let permit = Permit::new(route.mode, verdict).map_err(ProxyError::Rejected)?;
+    outcome.secret_ids = permit.secret_ids().to_owned();
     let marks = Marks {
-        verified,
+        permit: &permit,
         route: &route.name,
-        secret_ids: &marks_ids,
         request_id,
+        peer,
+        host: host.as_deref(),
     };
-    let mut parts = parts;
-    forward::upstream_headers(&mut parts.headers, peer, &marks, host.as_deref());
     let timeout = snap.limits.upstream_timeout;
     let started = Instant::now();
-    let result = forward::forward(&route.upstream, parts, body, timeout).await;
+    let result = forward::forward(&route.upstream, &marks, parts, body, timeout).await;
     let took = started.elapsed();
     outcome.upstream = Some(took);
     app.metrics.upstream(&route.name, took);
