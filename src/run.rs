@@ -60,6 +60,11 @@ fn bind_workers(addr: SocketAddr, workers: usize) -> Result<Vec<std::net::TcpLis
         message: format!("cannot bind listen {addr}: {e}"),
         code: EXIT_RUNTIME,
     };
+    // SO_REUSEPORT would let a second hookguard (same user) share a port already in use and
+    // split its traffic: first claim the address exclusively, so a taken port fails as before.
+    if addr.port() != 0 {
+        drop(std::net::TcpListener::bind(addr).map_err(fail)?);
+    }
     let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(workers);
     for _ in 0..workers {
         let at = listeners

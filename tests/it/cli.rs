@@ -273,3 +273,66 @@ fn gen_secret_for_svix_prints_one_whsec_line_that_works_as_a_secret() {
     assert!(stdout(&out).contains("secret fresh"), "{}", stdout(&out));
     assert_no_secret(&out, &[secret, b64], "verify");
 }
+
+#[test]
+fn run_exits_1_when_the_listen_port_is_taken_even_by_another_hookguard() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let yaml = one_route(
+        "",
+        "scheme: github\nsecrets:\n  - id: a\n    value: \"SEKRET-port\"",
+    )
+    .replace(
+        "listen: \"127.0.0.1:0\"",
+        &format!("listen: \"127.0.0.1:{port}\""),
+    );
+    let file = ConfigFile::new(&yaml);
+    // A plain listener holds the port.
+    let out = hookguard(&["run", "--config", path(&file.path)], &[]);
+    assert_exit(&out, 1, "port held by a plain listener");
+    assert!(
+        stderr(&out).contains("cannot bind listen"),
+        "{}",
+        stderr(&out)
+    );
+    drop(held);
+    // Another hookguard holds it: its per-worker SO_REUSEPORT sockets must not let a second
+    // instance share the port.
+    let mut first = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["run", "--config", path(&file.path)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("first hookguard starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first hookguard never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Bounded: without the exclusivity check the second instance would serve forever.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["run", "--config", path(&file.path)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("second hookguard starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while second.try_wait().expect("wait").is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let still_running = second.try_wait().expect("wait").is_none();
+    if still_running {
+        let _ = second.kill();
+    }
+    let out = second.wait_with_output().expect("output");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!still_running, "a second hookguard shared the port");
+    assert_exit(&out, 1, "port held by another hookguard");
+    assert_no_secret(&out, &["SEKRET-port"], "run");
+}
