@@ -4,6 +4,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -64,6 +66,7 @@ where
             prefix: buf,
             pos: 0,
             inner: stream,
+            read: Arc::default(),
         })),
         Ok(Ok(false)) => Ok(Head::Closed),
         Ok(Err(e)) => Err(e),
@@ -89,9 +92,17 @@ pub struct Rewind<S> {
     prefix: Vec<u8>,
     pos: usize,
     inner: S,
+    read: Arc<AtomicU64>,
 }
 
 impl<S> Rewind<S> {
+    /// A counter of every byte handed to the reader so far (replayed ones included): compared
+    /// with the count when the last request finished, it tells a half-sent request head from
+    /// an idle keep-alive connection.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.read.clone()
+    }
+
     /// Whether the bytes still to replay start with `bytes` (e.g. the HTTP/2 preface).
     pub fn starts_with(&self, bytes: &[u8]) -> bool {
         self.prefix[self.pos..].starts_with(bytes)
@@ -103,6 +114,7 @@ impl<S> Rewind<S> {
             prefix: Vec::new(),
             pos: 0,
             inner,
+            read: Arc::default(),
         }
     }
 }
@@ -122,9 +134,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
                 self.prefix = Vec::new();
                 self.pos = 0;
             }
+            self.read.fetch_add(n as u64, Ordering::Relaxed);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len().saturating_sub(before);
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        polled
     }
 }
 

@@ -7,6 +7,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,8 +71,8 @@ pub async fn run_with_drain(
                 p = prepare(&app, stream, addr) => p,
                 _ = stop.wait_for(|s| *s) => None,
             };
-            if let Some((io, peer, header_timeout, h2)) = prepared {
-                serve(app, io, peer, header_timeout, watcher, h2).await;
+            if let Some(prepared) = prepared {
+                serve(app, prepared, watcher).await;
             }
             drop(permit);
         });
@@ -112,9 +114,16 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 type BoxIo = Box<dyn Io>;
 
-/// A connection ready for hyper: its stream, peer, header timeout, and whether it speaks
-/// HTTP/2.
-type Prepared = (Rewind<BoxIo>, Peer, Duration, bool);
+/// A connection ready for hyper.
+struct Prepared {
+    io: Rewind<BoxIo>,
+    peer: Peer,
+    header_timeout: Duration,
+    h2: bool,
+    /// A second handle on a plain TCP socket, to answer 408 after hyper gives up on a later
+    /// request head (`None` over TLS, where only the TLS stream can write).
+    raw: Option<std::net::TcpStream>,
+}
 
 /// TLS handshake (when configured) and the first request head, both within
 /// `header_timeout`. `None` when the connection ended or timed out (a 408 was sent).
@@ -123,7 +132,14 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
     let header_timeout = snap.limits.header_timeout;
     let Some(tls) = snap.tls.clone() else {
         let peer = Peer { addr, tls: false };
-        return first_head(app, Box::new(stream), peer, header_timeout).await;
+        let raw = stream
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::net::TcpStream::from);
+        let mut prepared = first_head(app, Box::new(stream), peer, header_timeout).await?;
+        prepared.raw = raw;
+        return Some(prepared);
     };
     drop(snap);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -141,12 +157,14 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
     let peer = Peer { addr, tls: true };
     if h2 {
-        return Some((
-            Rewind::new(Box::new(tls_stream)),
+        let io = Rewind::new(Box::new(tls_stream) as BoxIo);
+        return Some(Prepared {
+            io,
             peer,
             header_timeout,
-            true,
-        ));
+            h2: true,
+            raw: None,
+        });
     }
     first_head(app, Box::new(tls_stream), peer, header_timeout).await
 }
@@ -161,7 +179,13 @@ async fn first_head(
     match read_head(stream, header_timeout).await {
         Ok(Head::Ready(rewind)) => {
             let h2 = rewind.starts_with(H2_PREFACE);
-            Some((rewind, peer, header_timeout, h2))
+            Some(Prepared {
+                io: rewind,
+                peer,
+                header_timeout,
+                h2,
+                raw: None,
+            })
         }
         Ok(Head::Closed) => None,
         Ok(Head::TimedOut) => {
@@ -176,17 +200,26 @@ async fn first_head(
     }
 }
 
-async fn serve<S>(
-    app: Arc<App>,
-    io: Rewind<S>,
-    peer: Peer,
-    header_timeout: Duration,
-    watcher: Watcher,
-    h2: bool,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |req| crate::proxy::handle(app.clone(), peer, req));
+async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
+    let Prepared {
+        io,
+        peer,
+        header_timeout,
+        h2,
+        raw,
+    } = prepared;
+    let bytes_read = io.bytes_read();
+    let done_at = Arc::new(AtomicU64::new(0));
+    let (app2, read, done) = (app.clone(), bytes_read.clone(), done_at.clone());
+    let service = service_fn(move |req| {
+        let (app, read, done) = (app2.clone(), read.clone(), done.clone());
+        async move {
+            let resp = crate::proxy::handle(app, peer, req).await;
+            // The whole body has been read by now: later bytes belong to the next head.
+            done.store(read.load(Ordering::Relaxed), Ordering::Relaxed);
+            resp
+        }
+    });
     // The protocol is known here (ALPN, or the HTTP/2 preface in the first bytes), so the
     // connection future holds one protocol's state, not hyper-util's auto enum of both.
     let result = if h2 {
@@ -205,7 +238,26 @@ async fn serve<S>(
             .watch(builder.serve_connection(TokioIo::new(io), service))
             .await
     };
-    if let Err(e) = result {
-        tracing::debug!(peer = %peer.addr, error = %e, "connection ended with an error");
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_timeout() => {
+            // hyper closes on a slow head without a response; a half-sent head gets its 408
+            // here (an idle keep-alive connection just closes).
+            let partial = bytes_read.load(Ordering::Relaxed) > done_at.load(Ordering::Relaxed);
+            if partial {
+                if let Some(mut raw) = raw {
+                    let _ = std::io::Write::write_all(
+                        &mut raw,
+                        &crate::rewind::raw_error(
+                            http::StatusCode::REQUEST_TIMEOUT,
+                            "request timeout",
+                        ),
+                    );
+                }
+                tracing::info!(peer = %peer.addr, "request head not received within header_timeout: 408");
+                app.metrics.request("", "timeout", header_timeout);
+            }
+        }
+        Err(e) => tracing::debug!(peer = %peer.addr, error = %e, "connection ended with an error"),
     }
 }

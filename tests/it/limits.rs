@@ -155,6 +155,69 @@ async fn answers_408_to_slow_headers_then_closes() {
     assert_eq!(up.count(), 0);
 }
 
+/// Sends one complete keep-alive request on a raw connection and reads its whole response
+/// (the upstream answers with `content-length: 11`), leaving the connection open.
+async fn one_keep_alive_request(proxy: &Proxy) -> TcpStream {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let req = b"POST /hook HTTP/1.1\r\nHost: h\r\nx-api-key: key-a\r\ncontent-length: 2\r\n\r\n{}";
+    stream.write_all(req).await.unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !got.ends_with(b"upstream-ok") {
+        let n = tokio::time::timeout(SLACK, stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    stream
+}
+
+#[tokio::test]
+async fn answers_408_to_a_slow_second_head_on_a_keep_alive_connection() {
+    let up = Upstream::start().await;
+    let proxy = Proxy::start(&config(&up.url(), "header_timeout: 300ms"), &[]).await;
+    let mut stream = one_keep_alive_request(&proxy).await;
+    let start = Instant::now();
+    stream
+        .write_all(b"POST /hook HTTP/1.1\r\nHost: h\r\nx-api-k")
+        .await
+        .unwrap();
+    let raw = read_until_close(&mut stream, Duration::from_millis(300) + SLACK)
+        .await
+        .unwrap();
+    let resp = RawResponse::parse(&raw);
+    assert_error(&resp, 408);
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "408 after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test]
+async fn closes_an_idle_keep_alive_connection_without_a_408() {
+    let up = Upstream::start().await;
+    let proxy = Proxy::start(&config(&up.url(), "header_timeout: 300ms"), &[]).await;
+    let mut stream = one_keep_alive_request(&proxy).await;
+    let raw = read_until_close(&mut stream, Duration::from_millis(300) + SLACK)
+        .await
+        .unwrap();
+    assert!(
+        raw.is_empty(),
+        "an idle connection got {:?}",
+        String::from_utf8_lossy(&raw)
+    );
+}
+
 #[tokio::test]
 async fn answers_504_when_the_upstream_is_slower_than_upstream_timeout() {
     let up = Upstream::start_with(StatusCode::OK, Duration::from_secs(3)).await;
