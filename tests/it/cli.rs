@@ -274,6 +274,18 @@ fn gen_secret_for_svix_prints_one_whsec_line_that_works_as_a_secret() {
     assert_no_secret(&out, &[secret, b64], "verify");
 }
 
+/// `hookguard run --config PATH` in the background, its output captured.
+fn spawn_run(config: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_hookguard"))
+        .args(["run", "--config", path(config)])
+        .env_remove("HOOKGUARD_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hookguard starts")
+}
+
 #[test]
 fn run_exits_1_when_the_listen_port_is_taken_even_by_another_hookguard() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -298,13 +310,7 @@ fn run_exits_1_when_the_listen_port_is_taken_even_by_another_hookguard() {
     drop(held);
     // Another hookguard holds it: its per-worker SO_REUSEPORT sockets must not let a second
     // instance share the port.
-    let mut first = Command::new(env!("CARGO_BIN_EXE_hookguard"))
-        .args(["run", "--config", path(&file.path)])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("first hookguard starts");
+    let mut first = spawn_run(&file.path);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -314,13 +320,7 @@ fn run_exits_1_when_the_listen_port_is_taken_even_by_another_hookguard() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // Bounded: without the exclusivity check the second instance would serve forever.
-    let mut second = Command::new(env!("CARGO_BIN_EXE_hookguard"))
-        .args(["run", "--config", path(&file.path)])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("second hookguard starts");
+    let mut second = spawn_run(&file.path);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while second.try_wait().expect("wait").is_none() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
