@@ -67,7 +67,7 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Run { config } => {
-            hookguard::logging::init(cli.log_format);
+            let _log = hookguard::logging::init(cli.log_format);
             // Signals, admin, reload and expiry only: the proxy runs on its own worker threads.
             let control = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -80,9 +80,8 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
         }
         Command::Demo { serve } => {
             // The table alone is the demo's output; logs when serving or asked for.
-            if serve || std::env::var_os("RUST_LOG").is_some() {
-                hookguard::logging::init(cli.log_format);
-            }
+            let logs = serve || std::env::var_os("RUST_LOG").is_some();
+            let _log = logs.then(|| hookguard::logging::init(cli.log_format));
             if serve {
                 let shutdown = hookguard::run::shutdown_signal();
                 runtime()?.block_on(hookguard::demo::serve(&mut out, shutdown))
