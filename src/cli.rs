@@ -65,16 +65,19 @@ pub struct ConfigArg {
 pub enum Command {
     /// Serve: verify every request and forward the valid ones; reloads on change or SIGHUP.
     Run {
+        /// The config file.
         #[command(flatten)]
         config: ConfigArg,
     },
     /// Validate the config only; print routes, checks, secret ids, fingerprints and expiry.
     Check {
+        /// The config file.
         #[command(flatten)]
         config: ConfigArg,
     },
     /// Print the headers a sender would attach, one `Name: value` a line.
     Sign {
+        /// The config file.
         #[command(flatten)]
         config: ConfigArg,
         /// The route whose checks sign.
@@ -95,6 +98,7 @@ pub enum Command {
     },
     /// Offline verdict for one captured delivery: exit 0 valid, 2 invalid.
     Verify {
+        /// The config file.
         #[command(flatten)]
         config: ConfigArg,
         /// The route whose checks verify.

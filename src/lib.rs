@@ -36,6 +36,8 @@
 //! - `demo`, `demo_cases`, `demo_receiver`: `hookguard demo`: the embedded config, the
 //!   deliveries and their table, the receiver.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod app;
 pub mod checks;
