@@ -62,14 +62,16 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
     }
 }
 
-/// A short JSON error body; `close` asks the client to open a new connection.
-pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<RespBody> {
-    let body = format!("{{\"error\":\"{phrase}\"}}");
-    let mut resp = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+/// The JSON body of every error response, `{"error":"<phrase>"}`: the hand-written raw
+/// responses in `rewind` use it too.
+pub fn error_body(phrase: &str) -> String {
+    format!("{{\"error\":\"{phrase}\"}}")
+}
+
+/// A JSON response; `close` asks the client to open a new connection.
+fn json(status: StatusCode, body: impl Into<Bytes>, close: bool) -> Response<RespBody> {
+    let full = Full::new(body.into()).map_err(|never| match never {});
+    let mut resp = Response::new(full.boxed());
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(
@@ -80,6 +82,11 @@ pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<Res
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// A short JSON error body; `close` asks the client to open a new connection.
+pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<RespBody> {
+    json(status, error_body(phrase), close)
 }
 
 /// The response for a failure: the client learns the phrase only.
@@ -247,9 +254,9 @@ fn request_host<B>(req: &Request<B>) -> Option<String> {
 }
 
 fn json_ok() -> Response<RespBody> {
-    let mut resp = json_error(StatusCode::OK, "", false);
-    *resp.body_mut() = Full::new(Bytes::from_static(b"{\"status\":\"ok\"}"))
-        .map_err(|never| match never {})
-        .boxed();
-    resp
+    json(
+        StatusCode::OK,
+        Bytes::from_static(b"{\"status\":\"ok\"}"),
+        false,
+    )
 }

@@ -33,16 +33,6 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves the proxy on `listener` until `shutdown` resolves, then drains in-flight requests
 /// for up to [`DRAIN_TIMEOUT`].
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
-    run_with_drain(listener, app, shutdown, DRAIN_TIMEOUT).await;
-}
-
-/// [`run`] with another drain limit.
-pub async fn run_with_drain(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl Future<Output = ()>,
-    drain: Duration,
-) {
     let permits = app.connections.clone();
     let graceful = GracefulShutdown::new();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -85,7 +75,7 @@ pub async fn run_with_drain(
         connections = graceful.count(),
         "draining in-flight requests"
     );
-    if tokio::time::timeout(drain, graceful.shutdown())
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()
     {
@@ -189,8 +179,7 @@ async fn first_head(
         }
         Ok(Head::Closed) => None,
         Ok(Head::TimedOut) => {
-            tracing::info!(peer = %peer.addr, "request head not received within header_timeout: 408");
-            app.metrics.request("", "timeout", header_timeout);
+            head_timed_out(app, peer, header_timeout);
             None
         }
         Err(e) => {
@@ -198,6 +187,12 @@ async fn first_head(
             None
         }
     }
+}
+
+/// Logs and counts a 408 for a request head that did not arrive in time (no route is known).
+fn head_timed_out(app: &App, peer: Peer, header_timeout: Duration) {
+    tracing::info!(peer = %peer.addr, "request head not received within header_timeout: 408");
+    app.metrics.request("", "timeout", header_timeout);
 }
 
 async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
@@ -254,8 +249,7 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
                         ),
                     );
                 }
-                tracing::info!(peer = %peer.addr, "request head not received within header_timeout: 408");
-                app.metrics.request("", "timeout", header_timeout);
+                head_timed_out(&app, peer, header_timeout);
             }
         }
         Err(e) => tracing::debug!(peer = %peer.addr, error = %e, "connection ended with an error"),
