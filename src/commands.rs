@@ -110,13 +110,7 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
 
 /// `id fingerprint=... state not_before=... expires=...`.
 pub fn describe(s: &Secret, now: UnixMillis) -> String {
-    let state = if s.window.contains(now) {
-        "active"
-    } else if s.window.expires.is_some_and(|e| now >= e) {
-        "expired"
-    } else {
-        "not-yet-active"
-    };
+    let state = s.window.state(now);
     let nb = s
         .window
         .not_before

@@ -190,13 +190,7 @@ fn log_route(route: &Route) {
 
 fn log_secret(route: &str, check: usize, scheme: &str, s: &Secret, now: UnixMillis) {
     let w = s.window;
-    let state = if w.contains(now) {
-        "active"
-    } else if w.expires.is_some_and(|e| now >= e) {
-        "expired"
-    } else {
-        "not-yet-active"
-    };
+    let state = w.state(now);
     tracing::info!(
         route, check, scheme, secret_id = %s.id, fingerprint = %s.fingerprint, state,
         not_before = w.not_before.map(rfc3339), expires = w.expires.map(rfc3339), "secret"

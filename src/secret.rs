@@ -71,6 +71,17 @@ impl Window {
     pub fn contains(&self, now: UnixMillis) -> bool {
         self.not_before.is_none_or(|nb| now >= nb) && self.expires.is_none_or(|ex| now < ex)
     }
+
+    /// `active`, `expired` or `not-yet-active` at `now`, as `check` and the logs say it.
+    pub fn state(&self, now: UnixMillis) -> &'static str {
+        if self.contains(now) {
+            "active"
+        } else if self.expires.is_some_and(|ex| now >= ex) {
+            "expired"
+        } else {
+            "not-yet-active"
+        }
+    }
 }
 
 /// A secret as configured: id, key bytes, fingerprint and validity window.
@@ -134,6 +145,9 @@ mod tests {
         assert!(w.contains(1_999));
         assert!(!w.contains(2_000));
         assert!(Window::default().contains(i64::MIN));
+        assert_eq!(w.state(999), "not-yet-active");
+        assert_eq!(w.state(1_000), "active");
+        assert_eq!(w.state(2_000), "expired");
     }
 
     #[test]
