@@ -75,21 +75,21 @@ async fn upstream() -> String {
 }
 
 async fn run() {
-    hookguard::tls::install_crypto_provider();
+    hookguard::config::tls::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hookguard.yaml");
     let upstream = upstream().await;
     let mut secrets = vec!["rot-0".to_owned()];
     std::fs::write(&path, config(&upstream, &secrets)).unwrap();
-    let app = hookguard::app::App::new(hookguard::compile::load(&path).unwrap());
+    let app = hookguard::serve::app::App::new(hookguard::config::compile::load(&path).unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(hookguard::server::run(
+    tokio::spawn(hookguard::serve::server::run(
         listener,
         app.clone(),
         std::future::pending(),
     ));
-    hookguard::reload::spawn(app.clone(), path.clone());
+    hookguard::ops::reload::spawn(app.clone(), path.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();

@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
-use hookguard::state::Snapshot;
+use hookguard::config::snapshot::Snapshot;
 use hookguard::verify::{verify, Request};
 
 const SIZES: [(usize, &str); 3] = [(1024, "1KiB"), (64 * 1024, "64KiB"), (1024 * 1024, "1MiB")];
@@ -30,7 +30,7 @@ fn snapshot(secrets: usize) -> Snapshot {
     }
     let path = Path::new("<bench>");
     let config = hookguard::config::parse(&yaml, path).expect("bench config parses");
-    hookguard::compile::compile(config, path).expect("bench config compiles")
+    hookguard::config::compile::compile(config, path).expect("bench config compiles")
 }
 
 fn signed_headers(key: &[u8], body: &[u8]) -> HeaderMap {

@@ -2,11 +2,12 @@
 
 use std::process::ExitCode;
 
-use hookguard::cli::{self, Command, EXIT_USAGE};
-use hookguard::commands::{self, now_ms, Failure, SignArgs};
+use hookguard::cmd::cli::{self, Command, EXIT_USAGE};
+use hookguard::cmd::commands::{self, Failure, SignArgs};
+use hookguard::config::clock::now_ms;
 
 fn main() -> ExitCode {
-    hookguard::tls::install_crypto_provider();
+    hookguard::config::tls::install_crypto_provider();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),
@@ -32,7 +33,7 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             timestamp,
             id,
         } => {
-            let snap = hookguard::compile::load(&config.config).map_err(to_usage)?;
+            let snap = hookguard::config::compile::load(&config.config).map_err(to_usage)?;
             let body = match body {
                 Some(path) => commands::read_input(&path)?,
                 None => Vec::new(),
@@ -55,7 +56,7 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             body,
             now,
         } => {
-            let snap = hookguard::compile::load(&config.config).map_err(to_usage)?;
+            let snap = hookguard::config::compile::load(&config.config).map_err(to_usage)?;
             let text = commands::read_input(&headers)?;
             let captured = commands::parse_headers(&String::from_utf8_lossy(&text))?;
             let body = commands::read_input(&body)?;
@@ -67,7 +68,7 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Run { config } => {
-            let _log = hookguard::logging::init(cli.log_format);
+            let _log = hookguard::ops::logging::init(cli.log_format);
             // Signals, admin, reload and expiry only: the proxy runs on its own worker threads.
             let control = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -76,17 +77,17 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
                 message: format!("cannot start the runtime: {e}"),
                 code: 1,
             })?;
-            control.block_on(hookguard::run::run(config.config))
+            control.block_on(hookguard::cmd::run::run(config.config))
         }
         Command::Demo { serve } => {
             // The table alone is the demo's output; logs when serving or asked for.
             let logs = serve || std::env::var_os("RUST_LOG").is_some();
-            let _log = logs.then(|| hookguard::logging::init(cli.log_format));
+            let _log = logs.then(|| hookguard::ops::logging::init(cli.log_format));
             if serve {
-                let shutdown = hookguard::run::shutdown_signal();
-                runtime()?.block_on(hookguard::demo::serve(&mut out, shutdown))
+                let shutdown = hookguard::cmd::run::shutdown_signal();
+                runtime()?.block_on(hookguard::cmd::demo::serve(&mut out, shutdown))
             } else {
-                runtime()?.block_on(hookguard::demo::run(&mut out))
+                runtime()?.block_on(hookguard::cmd::demo::run(&mut out))
             }
         }
     }

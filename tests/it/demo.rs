@@ -7,8 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hookguard::demo::{bind_or_any, Demo, CONFIG};
-use hookguard::demo_cases::{cases, judge, render, run_case, Expect, Row};
+use hookguard::cmd::demo::run_case;
+use hookguard::cmd::demo::{bind_or_any, Demo, CONFIG};
+use hookguard::cmd::demo_cases::{cases, judge, render, Expect, Row};
 
 use crate::net::{get, post};
 
@@ -56,9 +57,9 @@ fn assert_no_secret(text: &str) {
 }
 
 /// Runs every case against an in-process demo after `change` edits the expectations.
-async fn rows_with(change: impl FnOnce(&mut Vec<hookguard::demo_cases::Case>)) -> Vec<Row> {
+async fn rows_with(change: impl FnOnce(&mut Vec<hookguard::cmd::demo_cases::Case>)) -> Vec<Row> {
     let demo = Demo::start(false).await.expect("demo starts");
-    let now_s = hookguard::commands::now_ms() / 1000;
+    let now_s = hookguard::config::clock::now_ms() / 1000;
     let mut cases = cases(&demo.app.shared.load(), now_s).expect("cases");
     change(&mut cases);
     let mut rows = Vec::new();

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookguard::app::App;
-use hookguard::reload::{reload, Trigger};
+use hookguard::ops::reload::{reload, Trigger};
+use hookguard::serve::app::App;
 use http::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -698,10 +698,10 @@ async fn admin_only() -> (Arc<App>, std::net::SocketAddr, tempfile::TempDir) {
         github_route("gh", "http://127.0.0.1:9", &[("a", "k")])
     );
     std::fs::write(&config, yaml).expect("write config");
-    let app = App::new(hookguard::compile::load(&config).expect("valid config"));
+    let app = App::new(hookguard::config::compile::load(&config).expect("valid config"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(hookguard::admin::run(
+    tokio::spawn(hookguard::ops::admin::run(
         listener,
         app.clone(),
         std::future::pending(),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hookguard::app::App;
+use hookguard::serve::app::App;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -146,22 +146,22 @@ impl Proxy {
     /// Like [`Proxy::start`], with the file watcher and SIGHUP reloader running.
     pub async fn start_reloading(yaml: &str, extra: &[(&str, &[u8])]) -> Proxy {
         let proxy = Self::start(yaml, extra).await;
-        hookguard::reload::spawn(proxy.app.clone(), proxy.config.clone());
+        hookguard::ops::reload::spawn(proxy.app.clone(), proxy.config.clone());
         // Let the watcher register its directories before the test writes files.
         tokio::time::sleep(Duration::from_millis(200)).await;
         proxy
     }
 
     async fn serve(dir: tempfile::TempDir, config: PathBuf, _reload: bool) -> Proxy {
-        hookguard::tls::install_crypto_provider();
-        let snapshot = hookguard::compile::load(&config).unwrap_or_else(|e| panic!("{e}"));
+        hookguard::config::tls::install_crypto_provider();
+        let snapshot = hookguard::config::compile::load(&config).unwrap_or_else(|e| panic!("{e}"));
         let app = App::new(snapshot);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let admin = admin_listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(hookguard::admin::run(
+        tokio::spawn(hookguard::ops::admin::run(
             admin_listener,
             app.clone(),
             std::future::pending(),
@@ -170,7 +170,11 @@ impl Proxy {
         let shutdown = async {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(hookguard::server::run(listener, app.clone(), shutdown));
+        let task = tokio::spawn(hookguard::serve::server::run(
+            listener,
+            app.clone(),
+            shutdown,
+        ));
         Proxy {
             addr,
             admin,
@@ -226,7 +230,7 @@ impl Drop for Proxy {
 
 /// Signs with every HMAC check of `route` in `snap`.
 pub fn sign_with(
-    snap: &hookguard::state::Snapshot,
+    snap: &hookguard::config::snapshot::Snapshot,
     route: &str,
     secret_id: Option<&str>,
     body: &[u8],
@@ -235,7 +239,7 @@ pub fn sign_with(
     let route = snap.route_named(route).expect("route exists");
     let empty = HeaderMap::new();
     let ts = timestamp.to_string();
-    let delivery = hookguard::sign::Delivery {
+    let delivery = hookguard::verify::sign::Delivery {
         method: "POST",
         path: &route.path,
         headers: &empty,
@@ -253,7 +257,7 @@ pub fn sign_with(
             None => check.secrets.first(),
         }
         .expect("secret exists");
-        out.extend(hookguard::sign::sign(
+        out.extend(hookguard::verify::sign::sign(
             spec,
             secret.mac.as_ref().unwrap(),
             &delivery,
@@ -264,7 +268,7 @@ pub fn sign_with(
 
 /// Unix seconds now.
 pub fn now_s() -> i64 {
-    hookguard::commands::now_ms() / 1000
+    hookguard::config::clock::now_ms() / 1000
 }
 
 /// One plain-HTTP/1.1 request on a fresh connection; returns status, headers and body.

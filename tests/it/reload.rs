@@ -183,7 +183,7 @@ async fn kubernetes_symlink_swap_of_a_secret_file_takes_effect_within_a_second()
     // Start on a plain file, mount it the kubelet's way (same bytes), then start watching.
     let proxy = Proxy::start(&yaml, &[("secrets/token", b"k8s-1\n")]).await;
     mount_secret(proxy.dir.path(), "..2026_a");
-    hookguard::reload::spawn(proxy.app.clone(), proxy.config.clone());
+    hookguard::ops::reload::spawn(proxy.app.clone(), proxy.config.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let (stream, took) = stream_through_swap(
@@ -333,7 +333,11 @@ async fn reload_changing_listen_or_admin_listen_says_a_restart_is_needed() {
     replace(&proxy.config, moved.as_bytes());
     let (dispatch, buf) = capture();
     let installed = tracing::dispatcher::with_default(&dispatch, || {
-        hookguard::reload::reload(&proxy.app, &proxy.config, hookguard::reload::Trigger::File)
+        hookguard::ops::reload::reload(
+            &proxy.app,
+            &proxy.config,
+            hookguard::ops::reload::Trigger::File,
+        )
     });
     assert!(installed);
     let log = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
@@ -362,10 +366,10 @@ async fn failed_reload_logs_file_line_and_column_and_keeps_the_running_config() 
     replace(&proxy.config, broken.as_bytes());
     let (dispatch, buf) = capture();
     let installed = tracing::dispatcher::with_default(&dispatch, || {
-        hookguard::reload::reload(
+        hookguard::ops::reload::reload(
             &proxy.app,
             &proxy.config,
-            hookguard::reload::Trigger::Signal,
+            hookguard::ops::reload::Trigger::Signal,
         )
     });
     assert!(!installed);
@@ -547,7 +551,7 @@ async fn in_place_write_to_the_target_of_a_symlinked_secret_file_takes_effect() 
     let proxy = Proxy::start(&yaml, &files).await;
     symlink("vault/real.key", proxy.path(".current.tmp")).unwrap();
     std::fs::rename(proxy.path(".current.tmp"), proxy.path("current.key")).unwrap();
-    hookguard::reload::spawn(proxy.app.clone(), proxy.config.clone());
+    hookguard::ops::reload::spawn(proxy.app.clone(), proxy.config.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let (stream, took) = stream_through_swap(

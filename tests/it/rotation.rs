@@ -429,7 +429,7 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 fn now_ms() -> i64 {
-    hookguard::commands::now_ms()
+    hookguard::config::clock::now_ms()
 }
 
 /// Sleeps until the wall clock passes `ms` (Unix milliseconds).
@@ -630,21 +630,21 @@ async fn expiry_warning_is_logged_once_for_the_tightest_threshold() {
 
     let mut said = HashSet::new();
     tracing::dispatcher::with_default(&dispatch, || {
-        hookguard::expiry::check(&proxy.app, now, &mut said)
+        hookguard::ops::expiry::check(&proxy.app, now, &mut said)
     });
     assert_eq!(said.len(), 2, "3 days left: one warning per check's secret");
     assert_eq!(logged("secret expires within 7 days"), 2);
     assert_eq!(logged("within 30 days"), 0);
 
     tracing::dispatcher::with_default(&dispatch, || {
-        hookguard::expiry::check(&proxy.app, now + 1_000, &mut said)
+        hookguard::ops::expiry::check(&proxy.app, now + 1_000, &mut said)
     });
     assert_eq!(said.len(), 2, "a second pass repeats nothing");
     assert_eq!(logged("secret expires"), 0);
 
     // Two days later the 1-day warning follows, once per secret.
     tracing::dispatcher::with_default(&dispatch, || {
-        hookguard::expiry::check(&proxy.app, now + 2 * 86_400_000 + 1, &mut said)
+        hookguard::ops::expiry::check(&proxy.app, now + 2 * 86_400_000 + 1, &mut said)
     });
     assert_eq!(said.len(), 4);
     assert_eq!(logged("secret expires within 1 day"), 2);

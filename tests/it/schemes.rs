@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hookguard::sign::{sign, Delivery};
-use hookguard::state::Snapshot;
+use hookguard::config::snapshot::Snapshot;
+use hookguard::verify::sign::{sign, Delivery};
 use hookguard::verify::{CheckKind, Reason, Rejected, Request, Verified};
 use http::{HeaderMap, HeaderName, HeaderValue};
 

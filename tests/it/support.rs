@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
+use hookguard::config::snapshot::Snapshot;
 use hookguard::config::ConfigError;
-use hookguard::state::Snapshot;
 use hookguard::verify::{Check, Rejected, Request, Verified};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tempfile::TempDir;
@@ -39,7 +39,7 @@ impl ConfigFile {
 
     /// Loads the config through hookguard's real path (`compile::load`).
     pub fn load(&self) -> Result<Snapshot, ConfigError> {
-        hookguard::compile::load(&self.path)
+        hookguard::config::compile::load(&self.path)
     }
 }
 

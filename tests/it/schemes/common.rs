@@ -25,7 +25,7 @@ fn one_byte_changes(headers: &HeaderMap, name: &HeaderName) -> Vec<(usize, Heade
 }
 
 /// Runs `test` for every case with its compiled config.
-fn each_case(test: impl Fn(&Case, &hookguard::state::Snapshot)) {
+fn each_case(test: impl Fn(&Case, &hookguard::config::snapshot::Snapshot)) {
     for case in CASES {
         test(case, &case.snapshot());
     }

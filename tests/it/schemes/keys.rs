@@ -18,11 +18,11 @@ fn hex_sha256(key: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(m.finalize().into_bytes())
 }
 
-fn snapshot(extra: &str, verify: &str) -> hookguard::state::Snapshot {
+fn snapshot(extra: &str, verify: &str) -> hookguard::config::snapshot::Snapshot {
     load_yaml(&one_route(extra, verify))
 }
 
-fn verdict(snap: &hookguard::state::Snapshot, pairs: &[(&str, &str)]) -> Verdict {
+fn verdict(snap: &hookguard::config::snapshot::Snapshot, pairs: &[(&str, &str)]) -> Verdict {
     outcome(check_at(snap, &headers(pairs), BODY, NOW_S))
 }
 

@@ -1,7 +1,7 @@
 //! Property tests: arbitrary header values (empty, up to 64 KiB, non-ASCII, binary) and
 //! arbitrary bodies never panic any scheme and never verify without the right signature.
 
-use hookguard::state::Snapshot;
+use hookguard::config::snapshot::Snapshot;
 use hookguard::verify::Reason;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::collection::vec;

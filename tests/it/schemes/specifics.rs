@@ -24,7 +24,7 @@ fn sha256(key: &str, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// A route `r` with one check: `check` plus the given `(id, value)` secrets, tolerance 5m.
-fn config(check: &str, secrets: &[(&str, &str)]) -> hookguard::state::Snapshot {
+fn config(check: &str, secrets: &[(&str, &str)]) -> hookguard::config::snapshot::Snapshot {
     let list: String = secrets
         .iter()
         .map(|(id, value)| format!("  - id: {id}\n    value: \"{value}\"\n"))
@@ -33,7 +33,11 @@ fn config(check: &str, secrets: &[(&str, &str)]) -> hookguard::state::Snapshot {
 }
 
 /// The verdict for a `POST` of `body` with `pairs` as headers, at `NOW_S`.
-fn verdict(snap: &hookguard::state::Snapshot, pairs: &[(&str, String)], body: &[u8]) -> Verdict {
+fn verdict(
+    snap: &hookguard::config::snapshot::Snapshot,
+    pairs: &[(&str, String)],
+    body: &[u8],
+) -> Verdict {
     outcome(check_at(snap, &headers(pairs), body, NOW_S))
 }
 

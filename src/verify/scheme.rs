@@ -4,7 +4,7 @@
 
 use http::HeaderName;
 
-use crate::mac::Algorithm;
+use crate::verify::mac::Algorithm;
 
 /// A `scheme:` name from the config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

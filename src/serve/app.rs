@@ -8,9 +8,9 @@ use arc_swap::ArcSwap;
 
 use tokio::sync::Semaphore;
 
-use crate::metrics::Metrics;
-use crate::secret::UnixMillis;
-use crate::state::{Shared, Snapshot};
+use crate::config::snapshot::{Shared, Snapshot};
+use crate::serve::metrics::Metrics;
+use crate::verify::secret::UnixMillis;
 
 /// Shared by the proxy, the admin listener and the reloader.
 pub struct App {
@@ -30,7 +30,7 @@ pub struct App {
 impl App {
     /// Wraps a first snapshot; not ready until [`App::set_ready`].
     pub fn new(snapshot: Snapshot) -> Arc<App> {
-        Self::with_clock(snapshot, crate::commands::now_ms)
+        Self::with_clock(snapshot, crate::config::clock::now_ms)
     }
 
     /// Like [`App::new`] with another clock (tests).

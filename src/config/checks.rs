@@ -7,13 +7,13 @@ use base64::Engine;
 use http::HeaderName;
 use serde_saphyr::{Location, Spanned};
 
-use crate::compile::Ctx;
+use crate::config::ctx::Ctx;
 use crate::config::{CheckConfig, Checks, ConfigError, SecretConfig};
-use crate::mac::{Algorithm, PreparedMac};
-use crate::scheme::{
+use crate::verify::mac::{Algorithm, PreparedMac};
+use crate::verify::scheme::{
     self, Encoding, HmacSpec, Part, PrefixRule, SchemeName, SigFormat, TimestampSpec,
 };
-use crate::secret::{Key, Secret, Window};
+use crate::verify::secret::{Key, Secret, Window};
 use crate::verify::{Check, CheckKind, CompiledSecret};
 
 /// Compiles a route's `verify:` (one check or a list).

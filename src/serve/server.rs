@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::app::App;
-use crate::forward::Peer;
-use crate::rewind::{read_head, Head, Rewind};
+use crate::serve::app::App;
+use crate::serve::forward::Peer;
+use crate::serve::rewind::{read_head, Head, Rewind};
 
 /// The first bytes of every HTTP/2 connection (RFC 9113 section 3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -88,7 +88,7 @@ async fn refuse(mut stream: TcpStream, plain: bool) {
     tracing::warn!("max_connections reached; refusing a connection");
     if plain {
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            let busy = crate::rewind::raw_error(
+            let busy = crate::serve::rewind::raw_error(
                 http::StatusCode::SERVICE_UNAVAILABLE,
                 "too many connections",
             );
@@ -209,7 +209,7 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
     let service = service_fn(move |req| {
         let (app, read, done) = (app2.clone(), read.clone(), done.clone());
         async move {
-            let resp = crate::proxy::handle(app, peer, req).await;
+            let resp = crate::serve::proxy::handle(app, peer, req).await;
             // The whole body has been read by now: later bytes belong to the next head.
             done.store(read.load(Ordering::Relaxed), Ordering::Relaxed);
             resp
@@ -243,7 +243,7 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
                 if let Some(mut raw) = raw {
                     let _ = std::io::Write::write_all(
                         &mut raw,
-                        &crate::rewind::raw_error(
+                        &crate::serve::rewind::raw_error(
                             http::StatusCode::REQUEST_TIMEOUT,
                             "request timeout",
                         ),

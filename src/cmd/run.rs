@@ -9,17 +9,15 @@ use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
-use crate::app::App;
-use crate::cli::{EXIT_RUNTIME, EXIT_USAGE};
-use crate::commands::{rfc3339, Failure};
-use crate::config::Mode;
-use crate::secret::{Secret, UnixMillis};
-use crate::state::{Route, Snapshot};
+use crate::cmd::cli::{EXIT_RUNTIME, EXIT_USAGE};
+use crate::cmd::commands::Failure;
+use crate::ops::announce::log_snapshot;
+use crate::serve::app::App;
 
 /// Runs the proxy until a shutdown signal; returns the exit code.
 pub async fn run(config: PathBuf) -> Result<u8, Failure> {
     let shutdown = listen_for_shutdown();
-    let snapshot = crate::compile::load(&config).map_err(|e| Failure {
+    let snapshot = crate::config::compile::load(&config).map_err(|e| Failure {
         message: e.to_string(),
         code: EXIT_USAGE,
     })?;
@@ -38,14 +36,14 @@ pub async fn run(config: PathBuf) -> Result<u8, Failure> {
     if let Some(admin) = admin {
         let addr = admin.local_addr().map_err(runtime)?;
         tracing::info!(%addr, "admin listening");
-        tokio::spawn(crate::admin::run(
+        tokio::spawn(crate::ops::admin::run(
             admin,
             app.clone(),
             std::future::pending(),
         ));
     }
-    crate::reload::spawn(app.clone(), config);
-    crate::expiry::spawn(app.clone());
+    crate::ops::reload::spawn(app.clone(), config);
+    crate::ops::expiry::spawn(app.clone());
     app.set_ready();
     serve_on_workers(listeners, app, shutdown).await?;
     tracing::info!("stopped");
@@ -112,7 +110,7 @@ async fn serve_on_workers(
                 let stopped = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                crate::server::run(listener, app, stopped).await;
+                crate::serve::server::run(listener, app, stopped).await;
                 Ok(())
             })
         };
@@ -150,51 +148,6 @@ fn runtime(e: std::io::Error) -> Failure {
         message: e.to_string(),
         code: EXIT_RUNTIME,
     }
-}
-
-/// Logs the routes and every secret's id, fingerprint, state and expiry (never a value), one
-/// line per route and per secret, so a log query can pick them by field.
-pub fn log_snapshot(snap: &Snapshot, what: &str, now: UnixMillis) {
-    tracing::info!(config = %snap.source.display(), routes = snap.routes.len(), "{what}");
-    for route in &snap.routes {
-        log_route(route);
-        for (i, check) in route.checks.iter().enumerate() {
-            for s in &check.secrets {
-                log_secret(&route.name, i + 1, check.scheme.as_str(), &s.secret, now);
-            }
-            if !check.secrets.iter().any(|s| s.secret.window.contains(now)) {
-                tracing::error!(route = %route.name, check = i + 1, "no secret is active now: every request to this route will be rejected");
-            }
-        }
-    }
-}
-
-fn log_route(route: &Route) {
-    // Scheme, host and port only: an upstream URL may carry credentials.
-    let up = &route.upstream;
-    let port = up
-        .authority
-        .port()
-        .map(|p| format!(":{p}"))
-        .unwrap_or_default();
-    let upstream = format!("{}://{}{port}", up.scheme, up.authority.host());
-    let mode = match route.mode {
-        Mode::Enforce => "enforce",
-        Mode::ReportOnly => "report-only",
-    };
-    tracing::info!(
-        route = %route.name, path = %route.path, host = route.host.as_deref(), %upstream,
-        mode, checks = route.checks.len(), "route"
-    );
-}
-
-fn log_secret(route: &str, check: usize, scheme: &str, s: &Secret, now: UnixMillis) {
-    let w = s.window;
-    let state = w.state(now);
-    tracing::info!(
-        route, check, scheme, secret_id = %s.id, fingerprint = %s.fingerprint, state,
-        not_before = w.not_before.map(rfc3339), expires = w.expires.map(rfc3339), "secret"
-    );
 }
 
 /// Resolves on SIGTERM or SIGINT. Listens only from its first poll: inside the runtime, prefer

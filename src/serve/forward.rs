@@ -14,8 +14,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 
+use crate::config::snapshot::Upstream;
 use crate::config::Mode;
-use crate::state::Upstream;
 use crate::verify::{Rejected, Verified};
 
 /// The body type of every response hookguard sends.

@@ -18,8 +18,8 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::app::App;
-use crate::state::Snapshot;
+use crate::config::snapshot::Snapshot;
+use crate::serve::app::App;
 
 /// Quiet time after the last file event before reloading.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -121,7 +121,7 @@ async fn debounce(first: Trigger, rx: &mut mpsc::UnboundedReceiver<Trigger>) -> 
 /// column) is logged and counted.
 pub fn reload(app: &App, config: &Path, trigger: Trigger) -> bool {
     let now = app.now();
-    let new = match crate::compile::load(config) {
+    let new = match crate::config::compile::load(config) {
         Ok(new) => new,
         Err(e) => {
             tracing::error!(error = %e, "config reload failed; keeping the running config");
@@ -134,7 +134,7 @@ pub fn reload(app: &App, config: &Path, trigger: Trigger) -> bool {
         return false;
     }
     warn_restart_needed(&current, &new);
-    crate::run::log_snapshot(&new, "config reloaded", now);
+    crate::ops::announce::log_snapshot(&new, "config reloaded", now);
     app.install(new);
     app.metrics.reload(true, now);
     true

@@ -1,6 +1,6 @@
 //! `hookguard demo`: the embedded default for a newcomer's first minute (contract section 8).
 //! An embedded config goes through the real parse and compile path, hookguard is served
-//! in-process on loopback in front of a small receiver, and [`crate::demo_cases`] sends every
+//! in-process on loopback in front of a small receiver, and [`crate::cmd::demo_cases`] sends every
 //! kind of delivery through it. `demo --serve` keeps both running and prints `curl` commands.
 //!
 //! The demo's secret values are fake and live in this binary; still, nothing here prints them:
@@ -11,20 +11,23 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
+use http::Request;
 use http_body_util::Full;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::App;
-use crate::cli::{EXIT_OK, EXIT_RUNTIME};
-use crate::commands::{describe, now_ms, Failure};
-use crate::demo_cases::{cases, judge, render, run_case, tolerance, Case};
-use crate::demo_receiver::Receiver;
-use crate::state::Snapshot;
+use crate::cmd::cli::{EXIT_OK, EXIT_RUNTIME};
+use crate::cmd::commands::{describe, Failure};
+use crate::cmd::demo_cases::{cases, judge, render, tolerance, Case, Row, CASE_HEADER};
+use crate::cmd::demo_receiver::Receiver;
+use crate::config::clock::now_ms;
+use crate::config::snapshot::Snapshot;
+use crate::serve::app::App;
 
 /// The embedded config. `RECEIVER` becomes the receiver's URL; `CURRENT_FROM` and
 /// `PREVIOUS_UNTIL` become instants a day before and three days after start, so the expedia
@@ -72,14 +75,17 @@ pub fn snapshot(receiver: SocketAddr, now: i64) -> Result<Snapshot, Failure> {
     let whole_s = now - now.rem_euclid(1000);
     let text = CONFIG
         .replace("RECEIVER", &format!("http://{receiver}"))
-        .replace("CURRENT_FROM", &crate::commands::rfc3339(whole_s - DAY_MS))
+        .replace(
+            "CURRENT_FROM",
+            &crate::config::clock::rfc3339(whole_s - DAY_MS),
+        )
         .replace(
             "PREVIOUS_UNTIL",
-            &crate::commands::rfc3339(whole_s + 3 * DAY_MS),
+            &crate::config::clock::rfc3339(whole_s + 3 * DAY_MS),
         );
     let path = std::path::Path::new(SOURCE);
     crate::config::parse(&text, path)
-        .and_then(|config| crate::compile::compile(config, path))
+        .and_then(|config| crate::config::compile::compile(config, path))
         .map_err(|e| runtime(format!("the embedded demo config is invalid: {e}")))
 }
 
@@ -123,9 +129,13 @@ impl Demo {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let admin_stop = until_stop(stopped.clone());
-        tokio::spawn(crate::admin::run(admin_listener, app.clone(), admin_stop));
+        tokio::spawn(crate::ops::admin::run(
+            admin_listener,
+            app.clone(),
+            admin_stop,
+        ));
         app.set_ready();
-        let served = crate::server::run(proxy_listener, app.clone(), until_stop(stopped));
+        let served = crate::serve::server::run(proxy_listener, app.clone(), until_stop(stopped));
         Ok(Demo {
             app,
             proxy,
@@ -279,5 +289,30 @@ fn runtime(message: String) -> Failure {
     Failure {
         message,
         code: EXIT_RUNTIME,
+    }
+}
+
+/// Sends `case` through the demo's hookguard and records what came back and what the
+/// receiver saw.
+pub async fn run_case(demo: &Demo, case: &Case) -> Row {
+    let mut req =
+        Request::post(format!("http://{}{}", demo.proxy, case.path)).header(CASE_HEADER, case.name);
+    for (name, value) in &case.headers {
+        req = req.header(name.as_str(), value.as_str());
+    }
+    let got = match req.body(Full::new(case.body.clone())) {
+        Ok(req) => {
+            match tokio::time::timeout(Duration::from_secs(5), demo.client.request(req)).await {
+                Ok(Ok(resp)) => Ok(resp.status().as_u16()),
+                Ok(Err(e)) => Err(format!("error: {e}")),
+                Err(_) => Err("no answer in 5s".into()),
+            }
+        }
+        Err(e) => Err(format!("bad request: {e}")),
+    };
+    Row {
+        case: case.clone(),
+        got,
+        seen: demo.receiver.saw(case.name),
     }
 }

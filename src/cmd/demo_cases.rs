@@ -5,17 +5,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Request;
-use http_body_util::Full;
 
-use crate::cli::EXIT_RUNTIME;
-use crate::commands::Failure;
-use crate::demo::Demo;
-use crate::demo_receiver::Seen;
-use crate::mac::PreparedMac;
-use crate::scheme::HmacSpec;
-use crate::sign::{sign, Delivery};
-use crate::state::{Route, Snapshot};
+use crate::cmd::cli::EXIT_RUNTIME;
+use crate::cmd::commands::Failure;
+use crate::cmd::demo_receiver::Seen;
+use crate::config::snapshot::{Route, Snapshot};
+use crate::verify::mac::PreparedMac;
+use crate::verify::scheme::HmacSpec;
+use crate::verify::sign::{sign, Delivery};
 use crate::verify::CheckKind;
 
 /// The header that tells the receiver which case a request belongs to.
@@ -226,31 +223,6 @@ fn two(first: &[(String, String)], second: &[(String, String)]) -> Vec<(String, 
         slot.1 = format!("{},{extra}", slot.1);
     }
     out
-}
-
-/// Sends `case` through the demo's hookguard and records what came back and what the
-/// receiver saw.
-pub async fn run_case(demo: &Demo, case: &Case) -> Row {
-    let mut req =
-        Request::post(format!("http://{}{}", demo.proxy, case.path)).header(CASE_HEADER, case.name);
-    for (name, value) in &case.headers {
-        req = req.header(name.as_str(), value.as_str());
-    }
-    let got = match req.body(Full::new(case.body.clone())) {
-        Ok(req) => {
-            match tokio::time::timeout(Duration::from_secs(5), demo.client.request(req)).await {
-                Ok(Ok(resp)) => Ok(resp.status().as_u16()),
-                Ok(Err(e)) => Err(format!("error: {e}")),
-                Err(_) => Err("no answer in 5s".into()),
-            }
-        }
-        Err(e) => Err(format!("bad request: {e}")),
-    };
-    Row {
-        case: case.clone(),
-        got,
-        seen: demo.receiver.saw(case.name),
-    }
 }
 
 /// The table: case, what was sent, expected and received status, whether the receiver saw

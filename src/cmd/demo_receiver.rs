@@ -13,8 +13,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::cli::EXIT_RUNTIME;
-use crate::commands::Failure;
+use crate::cmd::cli::EXIT_RUNTIME;
+use crate::cmd::commands::Failure;
 
 /// One request the receiver saw.
 #[derive(Clone, Debug)]

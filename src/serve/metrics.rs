@@ -13,8 +13,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::secret::UnixMillis;
-use crate::state::Snapshot;
+use crate::config::snapshot::Snapshot;
+use crate::verify::secret::UnixMillis;
 
 /// `{route, outcome}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -377,7 +377,7 @@ mod tests {
         }
         let file = Path::new("t.yaml");
         let config = crate::config::parse(&yaml, file).expect("valid yaml");
-        crate::compile::compile(config, file).expect("valid config")
+        crate::config::compile::compile(config, file).expect("valid config")
     }
 
     fn last_used(m: &Metrics, id: &str) -> Option<f64> {

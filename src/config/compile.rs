@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use http::uri::{Scheme, Uri};
 use http::Method;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
-use crate::checks::compile_checks;
+use crate::config::checks::compile_checks;
+use crate::config::ctx::Ctx;
+use crate::config::snapshot::{sort_routes, Limits, Route, Snapshot, Upstream};
 use crate::config::{self, Config, ConfigError, RouteConfig, TlsConfig};
-use crate::state::{sort_routes, Limits, Route, Snapshot, Upstream};
 
 /// Default `tolerance` for signed timestamps.
 pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
@@ -31,42 +32,6 @@ pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
     hasher.update(snapshot.digest);
     snapshot.digest = hasher.finalize().into();
     Ok(snapshot)
-}
-
-/// Where errors point, and how relative paths resolve.
-pub struct Ctx<'a> {
-    /// The config file.
-    pub file: &'a Path,
-    /// Its directory: relative paths in the config resolve against it.
-    pub dir: PathBuf,
-    /// Files read so far (watched for reload).
-    pub watched: Vec<PathBuf>,
-    /// Hash of every file read so far.
-    pub hasher: Sha256,
-}
-
-impl Ctx<'_> {
-    /// An error at `at`.
-    pub fn err(&self, at: Location, message: impl Into<String>) -> ConfigError {
-        ConfigError::At {
-            file: self.file.to_owned(),
-            line: at.line(),
-            column: at.column(),
-            message: message.into(),
-        }
-    }
-
-    /// Reads a file the config names (relative to the config's directory) and watches it.
-    pub fn read(&mut self, at: Location, what: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
-        let full = self.dir.join(path);
-        let bytes = std::fs::read(&full)
-            .map_err(|e| self.err(at, format!("cannot read {what} `{}`: {e}", full.display())))?;
-        self.hasher.update(full.as_os_str().as_encoded_bytes());
-        self.hasher.update((bytes.len() as u64).to_le_bytes());
-        self.hasher.update(&bytes);
-        self.watched.push(full);
-        Ok(bytes)
-    }
 }
 
 /// Validates a parsed config and compiles it, reading the files it names.
@@ -139,7 +104,8 @@ fn tls(ctx: &mut Ctx<'_>, t: &Spanned<TlsConfig>) -> Result<rustls::ServerConfig
         Some(path) => Some(ctx.read(at, "tls.client_ca", path)?),
         None => None,
     };
-    crate::tls::server_config(&cert, &key, ca.as_deref()).map_err(|e| ctx.err(at, e.to_string()))
+    crate::config::tls::server_config(&cert, &key, ca.as_deref())
+        .map_err(|e| ctx.err(at, e.to_string()))
 }
 
 fn limits(ctx: &Ctx<'_>, config: &Config) -> Result<Limits, ConfigError> {

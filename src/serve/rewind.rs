@@ -18,7 +18,7 @@ const MAX_HEAD: usize = 64 * 1024;
 /// is not serving the connection (yet): the 408 for a slow head, the 503 over
 /// `max_connections`. `content-length` is computed, so it always matches the body.
 pub fn raw_error(status: http::StatusCode, phrase: &str) -> Vec<u8> {
-    let body = crate::proxy::error_body(phrase);
+    let body = crate::serve::proxy::error_body(phrase);
     format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         status.as_str(),

@@ -11,9 +11,9 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
-use crate::app::App;
-use crate::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
-use crate::state::{Route, Snapshot};
+use crate::config::snapshot::{Route, Snapshot};
+use crate::serve::app::App;
+use crate::serve::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
 use crate::verify::{self, Rejected, Verified};
 
 /// Everything that ends a request before or instead of the upstream's answer.

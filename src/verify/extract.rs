@@ -5,8 +5,8 @@
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
-use crate::scheme::{HmacSpec, PrefixRule, SigFormat};
-use crate::verify::Reason;
+use crate::verify::reason::Reason;
+use crate::verify::scheme::{HmacSpec, PrefixRule, SigFormat};
 
 /// What an HMAC scheme found in the headers, still encoded.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -9,12 +9,13 @@ use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore;
 
-use crate::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
-use crate::compile::load;
-use crate::scheme::SchemeName;
-use crate::secret::{Secret, UnixMillis};
-use crate::sign::{sign, Delivery};
-use crate::state::Snapshot;
+use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::config::clock::rfc3339;
+use crate::config::compile::load;
+use crate::config::snapshot::Snapshot;
+use crate::verify::scheme::SchemeName;
+use crate::verify::secret::{Secret, UnixMillis};
+use crate::verify::sign::{sign, Delivery};
 use crate::verify::{verify_check, CheckKind, Request};
 
 /// A command's failure: what to print on stderr and the exit code.
@@ -32,23 +33,6 @@ fn usage(message: impl Into<String>) -> Failure {
         message: message.into(),
         code: EXIT_USAGE,
     }
-}
-
-/// Current time in Unix milliseconds.
-pub fn now_ms() -> UnixMillis {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Formats Unix milliseconds as RFC 3339 (UTC).
-pub fn rfc3339(ms: UnixMillis) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000);
-    t.ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
 }
 
 fn load_snapshot(path: &Path) -> Result<Snapshot, Failure> {

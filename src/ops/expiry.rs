@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::App;
-use crate::secret::{Secret, UnixMillis};
+use crate::serve::app::App;
+use crate::verify::secret::{Secret, UnixMillis};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -84,7 +84,7 @@ fn due(left: i64) -> Option<&'static str> {
 }
 
 fn log(route: &str, check: usize, secret: &Secret, expires: UnixMillis, label: &str) {
-    let at = crate::commands::rfc3339(expires);
+    let at = crate::config::clock::rfc3339(expires);
     let (id, fingerprint) = (&*secret.id, &*secret.fingerprint);
     if label == "expired" {
         tracing::warn!(route, check, secret_id = id, fingerprint, expires = %at, "secret expired: no longer tried");

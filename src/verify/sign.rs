@@ -4,8 +4,8 @@
 
 use http::HeaderMap;
 
-use crate::mac::PreparedMac;
-use crate::scheme::{HmacSpec, SigFormat};
+use crate::verify::mac::PreparedMac;
+use crate::verify::scheme::{HmacSpec, SigFormat};
 use crate::verify::{encode, payload, Request};
 
 /// What a signature covers besides the body.

@@ -12,7 +12,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::secret::UnixMillis;
+use crate::verify::secret::UnixMillis;
 
 /// The whole config file.
 #[derive(Debug, Deserialize)]
