@@ -13,7 +13,8 @@ use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
 use crate::config::snapshot::Snapshot;
-use crate::verify::scheme::SchemeName;
+use crate::verify::catalogue::{self, Kind};
+use crate::verify::scheme::TsUnit;
 use crate::verify::secret::{Secret, UnixMillis};
 use crate::verify::sign::{sign, Delivery};
 use crate::verify::{verify_check, CheckKind, Request};
@@ -74,10 +75,7 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
             ),
         )?;
         for (i, c) in r.checks.iter().enumerate() {
-            w(
-                out,
-                format!("  check {} scheme {}", i + 1, c.scheme.as_str()),
-            )?;
+            w(out, format!("  check {} scheme {}", i + 1, c.scheme))?;
             for s in &c.secrets {
                 w(out, format!("    secret {}", describe(&s.secret, now)))?;
             }
@@ -122,6 +120,19 @@ pub struct SignArgs<'a> {
     pub id: &'a str,
 }
 
+/// `--timestamp` (Unix seconds, or as the sender writes it) in the unit a scheme signs.
+fn stamp_for(unit: TsUnit, given: &str) -> String {
+    let digits = !given.is_empty() && given.bytes().all(|b| b.is_ascii_digit());
+    match given.parse::<i64>() {
+        Ok(secs)
+            if digits && given.len() < 13 && unit != TsUnit::Seconds && unit != TsUnit::Auto =>
+        {
+            crate::verify::sign::timestamp_text(unit, secs)
+        }
+        _ => given.to_owned(),
+    }
+}
+
 /// `hookguard sign`: the headers each HMAC check of the route needs.
 pub fn sign_cmd(
     snap: &Snapshot,
@@ -146,7 +157,7 @@ pub fn sign_cmd(
         let CheckKind::Hmac(spec) = &check.kind else {
             eprintln!(
                 "note: the {} check carries the secret itself; add it yourself",
-                check.scheme.as_str()
+                check.scheme
             );
             continue;
         };
@@ -158,15 +169,19 @@ pub fn sign_cmd(
             return Err(usage(match args.secret {
                 Some(id) => format!(
                     "route `{}` has no secret `{id}` in its {} check",
-                    route.name,
-                    check.scheme.as_str()
+                    route.name, check.scheme
                 ),
                 None => format!(
                     "route `{}`: no secret of its {} check is active now; pass --secret",
-                    route.name,
-                    check.scheme.as_str()
+                    route.name, check.scheme
                 ),
             }));
+        };
+        let unit = spec.timestamp.as_ref().map_or(TsUnit::Seconds, |t| t.unit);
+        let stamp = stamp_for(unit, args.timestamp);
+        let delivery = Delivery {
+            timestamp: &stamp,
+            ..delivery.clone()
         };
         for (name, value) in sign(spec, mac, &delivery) {
             writeln!(out, "{name}: {value}").map_err(|e| usage(e.to_string()))?;
@@ -257,8 +272,8 @@ pub fn verify_cmd(
     let mut code = EXIT_OK;
     let mut ids = Vec::new();
     for (i, check) in route.checks.iter().enumerate() {
-        let scheme = check.scheme.as_str();
-        match verify_check(check, &req, route.tolerance_ms, now) {
+        let scheme = check.scheme;
+        match verify_check(check, &req, now) {
             Ok(id) => {
                 let _ = writeln!(out, "check {} ({scheme}): valid, secret {id}", i + 1);
                 ids.push(id.to_string());
@@ -310,22 +325,23 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-/// `hookguard gen-secret`: a fresh random secret in the scheme's native form.
+/// `hookguard gen-secret`: a fresh random secret in the scheme's native form (the encoding
+/// its catalogue row says the provider hands out).
 pub fn gen_secret(scheme: &str) -> Result<String, Failure> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    let scheme = SchemeName::parse(scheme).ok_or_else(|| {
+    let row = catalogue::find(scheme).ok_or_else(|| {
         usage(format!(
-            "unknown scheme `{scheme}`; use one of {}",
-            SchemeName::NAMES.join(", ")
+            "unknown scheme `{scheme}`; `hookguard schemes` lists the known ids"
         ))
     })?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    Ok(match scheme {
-        SchemeName::StandardWebhooks => format!("whsec_{}", STANDARD.encode(bytes)),
-        SchemeName::Stripe => format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes)),
-        SchemeName::ApiKey => URL_SAFE_NO_PAD.encode(bytes),
-        SchemeName::Basic => format!("hookguard:{}", URL_SAFE_NO_PAD.encode(&bytes[..24])),
+    Ok(match (row.kind, row.secret_encoding.as_deref()) {
+        (_, Some("whsec")) => format!("whsec_{}", STANDARD.encode(bytes)),
+        (_, Some("base64")) => STANDARD.encode(bytes),
+        (Kind::ApiKey | Kind::Token, _) => URL_SAFE_NO_PAD.encode(bytes),
+        (Kind::Basic, _) => format!("hookguard:{}", URL_SAFE_NO_PAD.encode(&bytes[..24])),
+        _ if row.id == "stripe" => format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes)),
         _ => hex::encode(bytes),
     })
 }

@@ -162,7 +162,7 @@ impl Demo {
         let snap = self.app.shared.load();
         let mut text = String::new();
         for route in &snap.routes {
-            let scheme = route.checks.first().map_or("", |c| c.scheme.as_str());
+            let scheme = route.checks.first().map_or("", |c| c.scheme);
             text += &format!(
                 "  route {:<8} {:<18} scheme {scheme}, max body {} bytes\n",
                 route.name, route.path, route.max_body_bytes

@@ -11,7 +11,7 @@ use crate::cmd::commands::Failure;
 use crate::cmd::demo_receiver::Seen;
 use crate::config::snapshot::{Route, Snapshot};
 use crate::verify::mac::PreparedMac;
-use crate::verify::scheme::HmacSpec;
+use crate::verify::scheme::SigSpec;
 use crate::verify::sign::{sign, Delivery};
 use crate::verify::CheckKind;
 
@@ -76,7 +76,7 @@ impl Row {
 
 struct Signer<'a> {
     route: &'a Route,
-    spec: &'a HmacSpec,
+    spec: &'a SigSpec,
 }
 
 impl Signer<'_> {

@@ -1,32 +1,41 @@
-//! Compiling `verify:` entries: scheme fields that make sense together, secrets resolved from
-//! `value`, `env` or `file` into key bytes, and HMAC states keyed once.
+//! Compiling `verify:` entries: a `scheme:` looked up in the catalogue (or generic `hmac`,
+//! `api-key`, `basic`), fields that make sense for it, secrets resolved into key bytes; or an
+//! `any:` of checks. A failing check names the scheme's documentation.
 
 use std::collections::HashSet;
 
-use base64::Engine;
-use http::HeaderName;
 use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
-use crate::config::{CheckConfig, Checks, ConfigError, SecretConfig};
-use crate::verify::mac::{Algorithm, PreparedMac};
-use crate::verify::scheme::{
-    self, Encoding, HmacSpec, Part, PrefixRule, SchemeName, SigFormat, TimestampSpec,
-};
-use crate::verify::secret::{Key, Secret, Window};
-use crate::verify::{Check, CheckKind, CompiledSecret};
+use crate::config::secrets::compile_secret;
+use crate::config::{CheckConfig, Checks, ConfigError};
+use crate::verify::catalogue::{self, Kind, Row};
+use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
+use crate::verify::{Check, CheckKind};
+
+/// Default `tolerance` for signed timestamps.
+pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+/// What a route gives its checks.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteCtx<'a> {
+    /// The route's name, for messages.
+    pub name: &'a str,
+    /// The route's `tolerance`, when set: it overrides every provider's own window.
+    pub tolerance_ms: Option<i64>,
+    /// The route's `public_url`, for schemes that sign the URL.
+    pub public_url: Option<&'a str>,
+}
 
 /// Compiles a route's `verify:` (one check or a list).
 pub fn compile_checks(
     ctx: &mut Ctx<'_>,
-    route: &str,
+    route: &RouteCtx<'_>,
     verify: &Spanned<Checks>,
 ) -> Result<Vec<Check>, ConfigError> {
     if verify.value.0.is_empty() {
-        return Err(ctx.err(
-            verify.referenced,
-            format!("route `{route}`: `verify` is empty"),
-        ));
+        let msg = format!("route `{}`: `verify` is empty", route.name);
+        return Err(ctx.err(verify.referenced, msg));
     }
     verify
         .value
@@ -45,39 +54,84 @@ pub fn compile_checks(
 
 fn check(
     ctx: &mut Ctx<'_>,
-    route: &str,
+    route: &RouteCtx<'_>,
     c: &CheckConfig,
     at: Location,
 ) -> Result<Check, ConfigError> {
-    let scheme = SchemeName::parse(c.scheme.trim()).ok_or_else(|| {
-        let names = SchemeName::NAMES.join(", ");
-        ctx.err(
+    let name = route.name;
+    match (&c.scheme, &c.any) {
+        (Some(_), Some(_)) => Err(ctx.err(
             at,
-            format!(
-                "route `{route}`: unknown scheme `{}`; use one of {names}",
-                c.scheme
-            ),
-        )
+            format!("route `{name}`: a check sets `scheme` or `any`, not both"),
+        )),
+        (None, None) => Err(ctx.err(
+            at,
+            format!("route `{name}`: a check needs `scheme` (see `hookguard schemes`) or `any`"),
+        )),
+        (None, Some(any)) => any_check(ctx, route, c, any, at),
+        (Some(id), None) => scheme_check(ctx, route, c, id, at),
+    }
+}
+
+fn any_check(
+    ctx: &mut Ctx<'_>,
+    route: &RouteCtx<'_>,
+    c: &CheckConfig,
+    any: &Spanned<Checks>,
+    at: Location,
+) -> Result<Check, ConfigError> {
+    let name = route.name;
+    if let Some(field) = set_fields(c).into_iter().find(|f| *f != "any") {
+        let msg = format!("route `{name}`: `{field}` does not apply to an `any:` check; put it on one of its checks");
+        return Err(ctx.err(at, msg));
+    }
+    if any.value.0.len() < 2 {
+        let msg = format!(
+            "route `{name}`: `any` needs at least two checks (a single check needs no `any`)"
+        );
+        return Err(ctx.err(any.referenced, msg));
+    }
+    let options = compile_checks(ctx, route, any)?;
+    Ok(Check {
+        scheme: "any",
+        kind: CheckKind::Any(options),
+        secrets: Vec::new(),
+        tolerance_ms: route.tolerance_ms.unwrap_or(DEFAULT_TOLERANCE_MS),
+        delivery_id: Vec::new(),
+    })
+}
+
+fn scheme_check(
+    ctx: &mut Ctx<'_>,
+    route: &RouteCtx<'_>,
+    c: &CheckConfig,
+    id: &str,
+    at: Location,
+) -> Result<Check, ConfigError> {
+    let name = route.name;
+    let row = catalogue::find(id).ok_or_else(|| {
+        let msg = format!(
+            "route `{name}`: unknown scheme `{id}`; `hookguard schemes` lists the {} known ids",
+            catalogue::rows().len()
+        );
+        ctx.err(at, msg)
     })?;
     let fail = |ctx: &Ctx<'_>, m: String| {
-        ctx.err(at, format!("route `{route}`, scheme `{}`: {m}", c.scheme))
+        let docs = &row.docs;
+        ctx.err(
+            at,
+            format!("route `{name}`, scheme `{}`: {m} (see {docs})", row.id),
+        )
     };
-    reject_foreign_fields(c, scheme).map_err(|m| fail(ctx, m))?;
-    let kind = match scheme {
-        SchemeName::ApiKey => api_key(c).map_err(|m| fail(ctx, m))?,
-        SchemeName::Basic => CheckKind::Basic,
-        SchemeName::Hmac => CheckKind::Hmac(generic(c).map_err(|m| fail(ctx, m))?),
-        preset => match scheme::preset(preset) {
-            Some(spec) => CheckKind::Hmac(spec),
-            None => return Err(fail(ctx, "has no preset".into())),
-        },
+    foreign_fields(c, row).map_err(|m| fail(ctx, m))?;
+    let kind = kind(c, row, route).map_err(|m| fail(ctx, m))?;
+    let key_encoding = match row.mechanism.as_deref() {
+        Some("generic") => c.secret_encoding.as_deref().unwrap_or("utf8"),
+        _ => row.secret_encoding.as_deref().unwrap_or("utf8"),
     };
-    let key_encoding = c.secret_encoding.as_deref().unwrap_or("utf8");
-    if !["utf8", "hex", "base64"].contains(&key_encoding) {
-        return Err(fail(
-            ctx,
-            format!("`secret_encoding` must be utf8, hex or base64, not `{key_encoding}`"),
-        ));
+    if !["utf8", "hex", "base64", "whsec"].contains(&key_encoding) {
+        let m = format!("`secret_encoding` must be utf8, hex or base64, not `{key_encoding}`");
+        return Err(fail(ctx, m));
     }
     if c.secrets.is_empty() {
         return Err(fail(
@@ -90,21 +144,105 @@ fn check(
     for s in &c.secrets {
         if !seen.insert(s.value.id.as_str()) {
             let msg = format!(
-                "route `{route}`: duplicate secret id `{}` in this check",
+                "route `{name}`: duplicate secret id `{}` in this check",
                 s.value.id
             );
             return Err(ctx.err(s.referenced, msg));
         }
-        secrets.push(compile_secret(ctx, route, scheme, key_encoding, &kind, s)?);
+        secrets.push(compile_secret(ctx, name, key_encoding, &kind, s)?);
     }
+    let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
+        (Some(t), _) => t,
+        (None, Some(own)) => crate::config::parse_duration(own)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_millis()).ok())
+            .unwrap_or(DEFAULT_TOLERANCE_MS),
+        (None, None) => DEFAULT_TOLERANCE_MS,
+    };
+    let delivery_id = row
+        .delivery_id
+        .iter()
+        .filter_map(|h| scheme::header_name(h).ok())
+        .collect();
     Ok(Check {
-        scheme,
+        scheme: row.id.as_str(),
         kind,
         secrets,
+        tolerance_ms,
+        delivery_id,
     })
 }
 
-const GENERIC_FIELDS: [&str; 7] = [
+/// How a row verifies, with the check's own fields where the scheme takes them.
+fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, String> {
+    let header = |default: Option<&str>| -> Result<_, String> {
+        let name = c
+            .header
+            .as_deref()
+            .or(default)
+            .ok_or("`header` is required")?;
+        scheme::header_name(name)
+    };
+    let row_header = row.header.as_ref().and_then(|h| h.names().first().copied());
+    let mut spec = match (row.mechanism.as_deref(), row.kind) {
+        (Some("generic"), _) => generic(c)?,
+        (Some("api-key"), _) => {
+            let header = header(row_header)?;
+            let bearer = header == http::header::AUTHORIZATION;
+            return Ok(CheckKind::ApiKey { header, bearer });
+        }
+        (Some("basic"), _) => return Ok(CheckKind::Basic),
+        (None, Kind::Token) => {
+            return Ok(CheckKind::Token {
+                header: header(row_header)?,
+            })
+        }
+        (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (mechanism, kind) => {
+            return Err(format!(
+                "is not built into this hookguard ({} {})",
+                kind.as_str(),
+                mechanism.unwrap_or("")
+            ))
+        }
+    };
+    if spec.signs(&Part::Url) {
+        let Some(url) = route.public_url else {
+            return Err(format!(
+                "signs the URL the sender called: set the route's `public_url` (e.g. https://hooks.example.com) so route `{}` can rebuild it",
+                route.name
+            ));
+        };
+        spec.public_url = url.to_owned();
+    }
+    Ok(CheckKind::Hmac(spec))
+}
+
+/// The names of the optional fields this check sets.
+fn set_fields(c: &CheckConfig) -> Vec<&'static str> {
+    let set = [
+        ("any", c.any.is_some()),
+        ("algorithm", c.algorithm.is_some()),
+        ("header", c.header.is_some()),
+        ("prefix", c.prefix.is_some()),
+        ("encoding", c.encoding.is_some()),
+        ("separator", c.separator.is_some()),
+        ("timestamp_header", c.timestamp_header.is_some()),
+        ("payload", c.payload.is_some()),
+        ("secret_encoding", c.secret_encoding.is_some()),
+        ("handshake", c.handshake.is_some()),
+        ("verify_token", c.verify_token.is_some()),
+        ("fetch_allow", c.fetch_allow.is_some()),
+        ("webhook_id", c.webhook_id.is_some()),
+        ("secrets", !c.secrets.is_empty()),
+    ];
+    set.into_iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| n)
+        .collect()
+}
+
+const GENERIC_ONLY: [&str; 7] = [
     "algorithm",
     "prefix",
     "encoding",
@@ -114,184 +252,60 @@ const GENERIC_FIELDS: [&str; 7] = [
     "secret_encoding",
 ];
 
-fn reject_foreign_fields(c: &CheckConfig, scheme: SchemeName) -> Result<(), String> {
-    if scheme == SchemeName::Hmac {
-        return Ok(());
+/// Refuses fields the scheme does not take, saying which schemes do.
+fn foreign_fields(c: &CheckConfig, row: &Row) -> Result<(), String> {
+    let generic = row.mechanism.as_deref() == Some("generic");
+    let takes_header = generic || matches!(row.kind, Kind::ApiKey | Kind::Token);
+    for field in set_fields(c) {
+        let ok = match field {
+            f if GENERIC_ONLY.contains(&f) => generic,
+            "header" => takes_header,
+            "handshake" => row.handshake.is_some(),
+            "verify_token" => row.handshake.as_deref() == Some("facebook"),
+            "fetch_allow" | "webhook_id" => false,
+            _ => true,
+        };
+        if !ok {
+            return Err(match field {
+                f if GENERIC_ONLY.contains(&f) => format!("`{f}` applies only to scheme `hmac`"),
+                "header" => {
+                    "`header` applies only to schemes `hmac`, `api-key` and token schemes".into()
+                }
+                f => format!("`{f}` does not apply to this scheme"),
+            });
+        }
     }
-    let set = [
-        c.algorithm.is_some(),
-        c.prefix.is_some(),
-        c.encoding.is_some(),
-        c.separator.is_some(),
-        c.timestamp_header.is_some(),
-        c.payload.is_some(),
-        c.secret_encoding.is_some(),
-    ];
-    if let Some((name, _)) = GENERIC_FIELDS.iter().zip(set).find(|(_, s)| *s) {
-        return Err(format!("`{name}` applies only to scheme `hmac`"));
-    }
-    if c.header.is_some() && scheme != SchemeName::ApiKey {
-        return Err("`header` applies only to schemes `hmac` and `api-key`".into());
+    if let Some(h) = &c.handshake {
+        if h != "forward" {
+            return Err(format!(
+                "`handshake` can only be `forward` (hand the challenge to the upstream), not `{h}`"
+            ));
+        }
     }
     Ok(())
 }
 
-fn header_name(s: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(s.trim().as_bytes())
-        .map_err(|_| format!("`{s}` is not a valid header name"))
-}
-
-fn api_key(c: &CheckConfig) -> Result<CheckKind, String> {
-    let header = header_name(c.header.as_deref().unwrap_or("x-api-key"))?;
-    let bearer = header == http::header::AUTHORIZATION;
-    Ok(CheckKind::ApiKey { header, bearer })
-}
-
-fn generic(c: &CheckConfig) -> Result<HmacSpec, String> {
-    let header = header_name(
-        c.header
-            .as_deref()
-            .ok_or("`header` is required for scheme `hmac`")?,
-    )?;
-    let algorithm_name = c.algorithm.as_deref().unwrap_or("sha256");
-    let algorithm = Algorithm::parse(algorithm_name).ok_or_else(|| {
-        format!("`algorithm` must be sha1, sha256 or sha512, not `{algorithm_name}`")
-    })?;
-    let encoding = match c.encoding.as_deref().unwrap_or("hex") {
-        "hex" => Encoding::Hex,
-        "base64" => Encoding::Base64,
-        "base64url" => Encoding::Base64Url,
-        other => {
-            return Err(format!(
-                "`encoding` must be hex, base64 or base64url, not `{other}`"
-            ))
-        }
+/// Generic `hmac`: every field from the check; `hex` in either case, prefix optional,
+/// timestamps in seconds or milliseconds.
+fn generic(c: &CheckConfig) -> Result<SigSpec, String> {
+    let header = c
+        .header
+        .as_deref()
+        .ok_or("`header` is required for scheme `hmac`")?;
+    let fields = Fields {
+        algorithm: c.algorithm.as_deref(),
+        headers: vec![header],
+        prefix: c.prefix.as_deref(),
+        separator: c.separator.as_deref(),
+        timestamp_header: c.timestamp_header.as_deref(),
+        payload: c.payload.as_deref(),
+        encoding: c.encoding.as_deref(),
+        ..Fields::default()
     };
-    if c.separator.as_deref() == Some("") {
-        return Err("`separator` is empty".into());
-    }
-    if c.prefix.as_deref() == Some("") {
-        return Err("`prefix` is empty".into());
-    }
-    let payload = scheme::parse_template(c.payload.as_deref().unwrap_or("{body}"))?;
-    let timestamp = match &c.timestamp_header {
-        Some(h) => Some(TimestampSpec {
-            header: Some(header_name(h)?),
-            millis: true,
-        }),
-        None if payload.contains(&Part::Timestamp) => {
-            return Err("`payload` uses {timestamp} but no `timestamp_header` is set".into())
-        }
-        None => None,
-    };
-    if timestamp.is_some() && !payload.contains(&Part::Timestamp) {
-        return Err("`timestamp_header` is set but `payload` does not sign {timestamp}: a captured delivery could be replayed with a fresh timestamp; add {timestamp} to `payload`".into());
-    }
-    let sig = SigFormat::List {
-        header,
-        separator: c.separator.clone(),
-        prefix: c.prefix.clone(),
+    let defaults = Defaults {
+        strict_hex: false,
         prefix_rule: PrefixRule::Optional,
+        timestamp_unit: TsUnit::Auto,
     };
-    Ok(HmacSpec {
-        algorithm,
-        encoding,
-        sig,
-        timestamp,
-        payload,
-    })
-}
-
-fn compile_secret(
-    ctx: &mut Ctx<'_>,
-    route: &str,
-    scheme: SchemeName,
-    key_encoding: &str,
-    kind: &CheckKind,
-    s: &Spanned<SecretConfig>,
-) -> Result<CompiledSecret, ConfigError> {
-    let (cfg, at) = (&s.value, s.referenced);
-    let label = format!("route `{route}`, secret `{}`", cfg.id);
-    if cfg.id.trim().is_empty() {
-        return Err(ctx.err(at, format!("route `{route}`: a secret has an empty `id`")));
-    }
-    let raw = secret_bytes(ctx, &label, cfg, at)?;
-    let key =
-        decode_key(scheme, key_encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
-    let window = Window {
-        not_before: cfg.not_before.as_ref().map(|t| t.value.0),
-        expires: cfg.expires.as_ref().map(|t| t.value.0),
-    };
-    if let (Some(nb), Some(ex)) = (window.not_before, window.expires) {
-        if ex <= nb {
-            let at = cfg.expires.as_ref().map_or(at, |t| t.referenced);
-            return Err(ctx.err(at, format!("{label}: `expires` is not after `not_before`")));
-        }
-    }
-    let mac = match kind {
-        CheckKind::Hmac(spec) => Some(PreparedMac::new(spec.algorithm, key.expose())),
-        _ => None,
-    };
-    let digest = key.digest();
-    Ok(CompiledSecret {
-        secret: Secret::new(&cfg.id, key, window),
-        mac,
-        digest,
-    })
-}
-
-fn secret_bytes(
-    ctx: &mut Ctx<'_>,
-    label: &str,
-    cfg: &SecretConfig,
-    at: Location,
-) -> Result<Vec<u8>, ConfigError> {
-    match (&cfg.value, &cfg.env, &cfg.file) {
-        (Some(v), None, None) => Ok(v.as_bytes().to_vec()),
-        (None, Some(var), None) => match std::env::var_os(var) {
-            Some(v) => Ok(v.into_encoded_bytes()),
-            None => Err(ctx.err(
-                at,
-                format!("{label}: environment variable `{var}` is not set"),
-            )),
-        },
-        (None, None, Some(path)) => {
-            let mut bytes = ctx.read(at, &format!("secret file for {label}"), path)?;
-            if bytes.last() == Some(&b'\n') {
-                bytes.pop();
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
-            }
-            Ok(bytes)
-        }
-        _ => Err(ctx.err(
-            at,
-            format!("{label}: set exactly one of `value`, `env` or `file`"),
-        )),
-    }
-}
-
-/// Turns configured secret bytes into key bytes: `whsec_<base64>` for Standard Webhooks,
-/// `secret_encoding` for generic HMAC, the bytes themselves otherwise.
-pub fn decode_key(scheme: SchemeName, key_encoding: &str, raw: Vec<u8>) -> Result<Key, String> {
-    use base64::engine::general_purpose::STANDARD;
-    let bytes = match (scheme, key_encoding) {
-        (SchemeName::StandardWebhooks, _) => {
-            let b64 = raw.strip_prefix(b"whsec_").unwrap_or(&raw);
-            STANDARD
-                .decode(b64)
-                .map_err(|_| "is not `whsec_` followed by base64".to_owned())?
-        }
-        (_, "hex") => hex::decode(raw.trim_ascii())
-            .map_err(|_| "is not hex (secret_encoding: hex)".to_owned())?,
-        (_, "base64") => STANDARD
-            .decode(raw.trim_ascii())
-            .map_err(|_| "is not base64 (secret_encoding: base64)".to_owned())?,
-        _ => raw,
-    };
-    if bytes.is_empty() {
-        return Err("is empty".into());
-    }
-    Ok(Key::new(bytes))
+    scheme::build(&fields, defaults)
 }

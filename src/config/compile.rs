@@ -11,13 +11,10 @@ use http::Method;
 use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
-use crate::config::checks::compile_checks;
+use crate::config::checks::{compile_checks, RouteCtx, DEFAULT_TOLERANCE_MS};
 use crate::config::ctx::Ctx;
 use crate::config::snapshot::{sort_routes, Limits, Route, Snapshot, Upstream};
 use crate::config::{self, Config, ConfigError, RouteConfig, TlsConfig};
-
-/// Default `tolerance` for signed timestamps.
-pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
 
 /// Reads, parses, validates and compiles the config at `path`, with every secret and TLS
 /// file it names.
@@ -167,10 +164,19 @@ fn route(
                 format!("route `{}`: invalid method in `probe_methods`", r.name),
             )
         })?;
-    let tolerance_ms = match r.tolerance {
-        Some(d) => i64::try_from(d.0.as_millis())
-            .map_err(|_| ctx.err(at, format!("route `{}`: `tolerance` is too large", r.name)))?,
-        None => DEFAULT_TOLERANCE_MS,
+    let tolerance =
+        match r.tolerance {
+            Some(d) => Some(i64::try_from(d.0.as_millis()).map_err(|_| {
+                ctx.err(at, format!("route `{}`: `tolerance` is too large", r.name))
+            })?),
+            None => None,
+        };
+    let public_url = match &r.public_url {
+        Some(u) => Some(
+            public_url(&u.value)
+                .map_err(|m| ctx.err(u.referenced, format!("route `{}`: {m}", r.name)))?,
+        ),
+        None => None,
     };
     let max_body_bytes = r.max_body_bytes.unwrap_or(limits.max_body_bytes);
     if max_body_bytes == 0 {
@@ -179,7 +185,12 @@ fn route(
             format!("route `{}`: `max_body_bytes` must be > 0", r.name),
         ));
     }
-    let checks = compile_checks(ctx, &r.name, &r.verify)?;
+    let route_ctx = RouteCtx {
+        name: &r.name,
+        tolerance_ms: tolerance,
+        public_url: public_url.as_deref(),
+    };
+    let checks = compile_checks(ctx, &route_ctx, &r.verify)?;
     Ok(Route {
         name: r.name.as_str().into(),
         path: r.path.clone(),
@@ -187,10 +198,35 @@ fn route(
         upstream,
         mode: r.mode,
         probe_methods,
-        tolerance_ms,
+        tolerance_ms: tolerance.unwrap_or(DEFAULT_TOLERANCE_MS),
         max_body_bytes,
+        public_url,
         checks,
     })
+}
+
+/// `https://host[:port]` (or `http://`): what senders call, without a path, since the
+/// request's own path and query follow it in the signed URL.
+pub fn public_url(s: &str) -> Result<String, String> {
+    let trimmed = s.trim().trim_end_matches('/');
+    let uri: Uri = trimmed
+        .parse()
+        .map_err(|e| format!("`public_url` `{s}` is not a URL: {e}"))?;
+    let scheme_ok = uri.scheme() == Some(&Scheme::HTTPS) || uri.scheme() == Some(&Scheme::HTTP);
+    if !scheme_ok || uri.authority().is_none() {
+        return Err(format!(
+            "`public_url` `{s}` must look like https://hooks.example.com[:port]"
+        ));
+    }
+    if uri
+        .path_and_query()
+        .is_some_and(|p| !p.as_str().is_empty() && p.as_str() != "/")
+    {
+        return Err(format!(
+            "`public_url` `{s}` must not carry a path: the request's own path and query follow it"
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// Parses `http://host:port` or `https://host[:port]`; a path other than `/` is refused because

@@ -73,6 +73,8 @@ pub struct Route {
     pub tolerance_ms: i64,
     /// Body limit for this route.
     pub max_body_bytes: u64,
+    /// What senders call (`https://host[:port]`), for schemes that sign the URL.
+    pub public_url: Option<String>,
     /// All must pass.
     pub checks: Vec<Check>,
 }

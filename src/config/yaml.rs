@@ -118,6 +118,9 @@ pub struct RouteConfig {
     /// Overrides `limits.max_body_bytes`.
     #[serde(default)]
     pub max_body_bytes: Option<u64>,
+    /// The scheme, host and port senders call, for schemes that sign the URL.
+    #[serde(default)]
+    pub public_url: Option<Spanned<String>>,
     /// One check or a list that must all pass.
     pub verify: Spanned<Checks>,
 }
@@ -126,14 +129,33 @@ pub struct RouteConfig {
 #[derive(Debug)]
 pub struct Checks(pub Vec<Spanned<CheckConfig>>);
 
-/// One check. Which fields apply depends on `scheme`; `compile.rs` rejects the others.
+/// One check: a `scheme:` with its secrets, or an `any:` of checks. Which fields apply
+/// depends on the scheme; `checks.rs` rejects the others.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckConfig {
-    /// A scheme name from the contract's table.
-    pub scheme: String,
+    /// A scheme id from the catalogue (`hookguard schemes`).
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// Passes when at least one of these checks passes.
+    #[serde(default)]
+    pub any: Option<Spanned<Checks>>,
     /// The secrets; every one active now is tried.
+    #[serde(default)]
     pub secrets: Vec<Spanned<SecretConfig>>,
+    /// Handshakes: `forward` hands the provider's challenge to the upstream instead of
+    /// answering it.
+    #[serde(default)]
+    pub handshake: Option<String>,
+    /// A handshake's own token (Facebook's verify token): one of `value`, `env`, `file`.
+    #[serde(default)]
+    pub verify_token: Option<Spanned<SourceConfig>>,
+    /// Fetched-key schemes: the hosts a certificate or key set may be fetched from.
+    #[serde(default)]
+    pub fetch_allow: Option<Vec<String>>,
+    /// PayPal: the webhook id its signed string includes.
+    #[serde(default)]
+    pub webhook_id: Option<String>,
     /// `hmac`: sha1 | sha256 | sha512.
     #[serde(default)]
     pub algorithm: Option<String>,
@@ -192,6 +214,32 @@ impl fmt::Debug for SecretConfig {
             .field("file", &self.file)
             .field("not_before", &self.not_before)
             .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// A value that is not a signing secret but must not be printed either (a verify token):
+/// exactly one of `value`, `env`, `file`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Inline (redacted in `Debug`).
+    #[serde(default)]
+    pub value: Option<String>,
+    /// An environment variable holding it.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// A file holding it; one trailing newline is ignored.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+impl fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceConfig")
+            .field("value", &self.value.as_ref().map(|_| "[redacted]"))
+            .field("env", &self.env)
+            .field("file", &self.file)
             .finish()
     }
 }

@@ -14,7 +14,7 @@ pub fn log_snapshot(snap: &Snapshot, what: &str, now: UnixMillis) {
         log_route(route);
         for (i, check) in route.checks.iter().enumerate() {
             for s in &check.secrets {
-                log_secret(&route.name, i + 1, check.scheme.as_str(), &s.secret, now);
+                log_secret(&route.name, i + 1, check.scheme, &s.secret, now);
             }
             if !check.secrets.iter().any(|s| s.secret.window.contains(now)) {
                 tracing::error!(route = %route.name, check = i + 1, "no secret is active now: every request to this route will be rejected");

@@ -247,6 +247,7 @@ mod tests {
             check: 0,
             reason: Reason::Invalid,
             passed: vec![],
+            tried: vec![],
         }
     }
 
@@ -254,6 +255,7 @@ mod tests {
     fn only_a_verified_request_or_a_report_only_route_gets_a_permit() {
         let verified = Verified {
             secret_ids: vec!["a".into(), "b".into()],
+            tried: vec![],
         };
         let permit = Permit::new(Mode::Enforce, Ok(verified)).expect("verified");
         assert!(permit.verified());

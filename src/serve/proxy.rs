@@ -164,7 +164,7 @@ async fn serve(
         headers: &parts.headers,
         body: &body,
     };
-    let verdict = verify::verify(&route.checks, &request, route.tolerance_ms, now);
+    let verdict = verify::verify(&route.checks, &request, now);
     record(app, route, &verdict, now);
     outcome.reason = match &verdict {
         Ok(_) => "valid",
@@ -188,20 +188,23 @@ async fn serve(
     Ok(result?)
 }
 
-/// Metrics for every check that ran: valid ones with their secret id.
+/// Metrics for every check that ran (each option of an `any:` included): valid ones with
+/// their secret id.
 fn record(app: &App, route: &Route, verdict: &Result<Verified, Rejected>, now: i64) {
-    let (passed, failed) = match verdict {
-        Ok(v) => (&v.secret_ids, None),
-        Err(r) => (&r.passed, Some(r.reason)),
+    let tried = match verdict {
+        Ok(v) => &v.tried,
+        Err(r) => &r.tried,
     };
-    for id in passed {
-        app.metrics.verification(&route.name, "valid", id, now);
-    }
-    if let Some(reason) = failed {
-        app.metrics
-            .verification(&route.name, reason.as_str(), "", now);
-        if reason == verify::Reason::NoActiveSecret {
-            tracing::error!(route = %route.name, "no secret is active for this route: every request is rejected");
+    for t in tried {
+        match &t.result {
+            Ok(id) => app.metrics.verification(&route.name, "valid", id, now),
+            Err(reason) => {
+                app.metrics
+                    .verification(&route.name, reason.as_str(), "", now);
+                if *reason == verify::Reason::NoActiveSecret {
+                    tracing::error!(route = %route.name, scheme = t.scheme, "no secret is active for this check: it rejects every request");
+                }
+            }
         }
     }
 }

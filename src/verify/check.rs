@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName};
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
 use crate::verify::reason::Reason;
-use crate::verify::scheme::{Encoding, HmacSpec, Part, SchemeName};
+use crate::verify::scheme::{Encoding, Part, SigSpec, TsUnit};
 use crate::verify::secret::{digest_matches, Secret, UnixMillis};
 
 /// A secret ready for the hot path: prepared MAC state (HMAC schemes) and key digest (key
@@ -38,11 +38,13 @@ impl std::fmt::Debug for CompiledSecret {
     }
 }
 
-/// What a check does with its secrets.
+/// What a check does with its secrets. The HMAC variant is the large one and the common one;
+/// a check is built once per config, so its size costs nothing per request.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum CheckKind {
     /// An HMAC over signed bytes.
-    Hmac(HmacSpec),
+    Hmac(SigSpec),
     /// A static key in `header` (`Authorization: Bearer <key>` when `bearer`).
     ApiKey {
         /// The header carrying the key.
@@ -52,17 +54,29 @@ pub enum CheckKind {
     },
     /// `Authorization: Basic base64(user:password)`.
     Basic,
+    /// A shared token: the whole value of `header` (any `Bearer ` included) equals a secret.
+    Token {
+        /// The header carrying the token.
+        header: HeaderName,
+    },
+    /// Passes when at least one of these passes; every one is tried.
+    Any(Vec<Check>),
 }
 
 /// One compiled `verify:` entry.
 #[derive(Clone, Debug)]
 pub struct Check {
-    /// The scheme it was configured with.
-    pub scheme: SchemeName,
+    /// The catalogue id it was configured with (`any` for an any-of check).
+    pub scheme: &'static str,
     /// How it verifies.
     pub kind: CheckKind,
     /// Every configured secret, in config order; only active ones are tried.
     pub secrets: Vec<CompiledSecret>,
+    /// Allowed clock skew for signed timestamps, both directions: the route's `tolerance`, or
+    /// the provider's own window, or 5 minutes.
+    pub tolerance_ms: i64,
+    /// Headers naming the provider's delivery id, first present wins (logs, replay).
+    pub delivery_id: Vec<HeaderName>,
 }
 
 /// The parts of a request verification reads.
@@ -78,11 +92,23 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// One check that ran, as metrics count it: its scheme and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tried {
+    /// The check's scheme id.
+    pub scheme: &'static str,
+    /// The matching secret id, or why it failed.
+    pub result: Result<Arc<str>, Reason>,
+}
+
 /// Proof that every check passed: only this can be forwarded as verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
-    /// The matching secret id of each check, in check order.
+    /// The matching secret ids, in check order (an `any:` contributes every option that
+    /// passed, in config order).
     pub secret_ids: Vec<Arc<str>>,
+    /// Every check that ran, options of `any:` included.
+    pub tried: Vec<Tried>,
 }
 
 /// A rejection: which check failed and why, plus the checks that passed before it.
@@ -94,38 +120,66 @@ pub struct Rejected {
     pub reason: Reason,
     /// Secret ids of the checks that passed before it.
     pub passed: Vec<Arc<str>>,
+    /// Every check that ran, options of `any:` included.
+    pub tried: Vec<Tried>,
 }
 
 /// Runs every check in order; all must pass. Stops at the first failure.
-pub fn verify(
-    checks: &[Check],
-    req: &Request<'_>,
-    tolerance_ms: i64,
-    now: UnixMillis,
-) -> Result<Verified, Rejected> {
+pub fn verify(checks: &[Check], req: &Request<'_>, now: UnixMillis) -> Result<Verified, Rejected> {
     let mut secret_ids = Vec::with_capacity(checks.len());
+    let mut tried = Vec::with_capacity(checks.len());
     for (index, check) in checks.iter().enumerate() {
-        match verify_check(check, req, tolerance_ms, now) {
-            Ok(id) => secret_ids.push(id),
+        match run(check, req, now, &mut tried) {
+            Ok(ids) => secret_ids.extend(ids),
             Err(reason) => {
                 return Err(Rejected {
                     check: index,
                     reason,
                     passed: secret_ids,
+                    tried,
                 })
             }
         }
     }
-    Ok(Verified { secret_ids })
+    Ok(Verified { secret_ids, tried })
 }
 
-/// Verifies one check; on success returns the id of the secret that matched.
-pub fn verify_check(
+/// One check, recording every leaf check that ran in `tried`.
+fn run(
     check: &Check,
     req: &Request<'_>,
-    tolerance_ms: i64,
     now: UnixMillis,
-) -> Result<Arc<str>, Reason> {
+    tried: &mut Vec<Tried>,
+) -> Result<Vec<Arc<str>>, Reason> {
+    let CheckKind::Any(options) = &check.kind else {
+        let result = verify_check(check, req, now);
+        tried.push(Tried {
+            scheme: check.scheme,
+            result: result.clone(),
+        });
+        return result.map(|id| vec![id]);
+    };
+    let mut passed = Vec::new();
+    let mut closest: Option<Reason> = None;
+    for option in options {
+        match run(option, req, now, tried) {
+            Ok(ids) => passed.extend(ids),
+            Err(r) => closest = Some(closest.map_or(r, |c| c.closer(r))),
+        }
+    }
+    if passed.is_empty() {
+        return Err(closest.unwrap_or(Reason::Invalid));
+    }
+    Ok(passed)
+}
+
+/// Verifies one check (an `any:` passes with its first passing option); on success returns
+/// the id of the secret that matched.
+pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result<Arc<str>, Reason> {
+    if let CheckKind::Any(_) = &check.kind {
+        let ids = run(check, req, now, &mut Vec::new())?;
+        return ids.into_iter().next().ok_or(Reason::Invalid);
+    }
     let mut active = check
         .secrets
         .iter()
@@ -135,12 +189,17 @@ pub fn verify_check(
         return Err(Reason::NoActiveSecret);
     }
     match &check.kind {
-        CheckKind::Hmac(spec) => verify_hmac(spec, active, req, tolerance_ms, now),
+        CheckKind::Hmac(spec) => verify_hmac(spec, active, req, check.tolerance_ms, now),
         CheckKind::ApiKey { header, bearer } => {
             let presented = extract::api_key(req.headers, header, *bearer)?;
             match_digest(active, presented)
         }
         CheckKind::Basic => match_digest(active, &extract::basic(req.headers)?),
+        CheckKind::Token { header } => {
+            let presented = extract::single(req.headers, header)?.ok_or(Reason::Missing)?;
+            match_digest(active, presented)
+        }
+        CheckKind::Any(_) => Err(Reason::Invalid),
     }
 }
 
@@ -159,7 +218,7 @@ fn match_digest<'a>(
 }
 
 fn verify_hmac<'a>(
-    spec: &HmacSpec,
+    spec: &SigSpec,
     active: impl Iterator<Item = &'a CompiledSecret>,
     req: &Request<'_>,
     tolerance_ms: i64,
@@ -168,7 +227,7 @@ fn verify_hmac<'a>(
     let found: Extracted<'_> = extract::signatures(spec, req.headers)?;
     let sigs = decode_all(spec, &found.signatures)?;
     if let (Some(ts), Some(tspec)) = (found.timestamp, &spec.timestamp) {
-        let at = parse_timestamp(ts, tspec.millis)?;
+        let at = parse_timestamp(ts, tspec.unit)?;
         if now.abs_diff(at) > tolerance_ms.unsigned_abs() {
             return Err(Reason::Stale);
         }
@@ -191,7 +250,7 @@ fn verify_hmac<'a>(
 
 /// Decodes every presented signature; undecodable ones are skipped, and none decodable is
 /// `Malformed`. A signature of the wrong length cannot match and is skipped too.
-fn decode_all(spec: &HmacSpec, encoded: &[&str]) -> Result<Vec<Vec<u8>>, Reason> {
+fn decode_all(spec: &SigSpec, encoded: &[&str]) -> Result<Vec<Vec<u8>>, Reason> {
     let want = spec.algorithm.tag_len();
     let sigs: Vec<Vec<u8>> = encoded
         .iter()
@@ -225,14 +284,23 @@ pub fn encode(encoding: Encoding, bytes: &[u8]) -> String {
     }
 }
 
-/// Reads a Unix timestamp in seconds, or milliseconds when `millis` allows and it has 13 or
-/// more digits. Returns milliseconds.
-pub fn parse_timestamp(s: &str, millis: bool) -> Result<UnixMillis, Reason> {
+/// Reads a timestamp in `unit`; returns Unix milliseconds.
+pub fn parse_timestamp(s: &str, unit: TsUnit) -> Result<UnixMillis, Reason> {
+    if unit == TsUnit::Rfc3339 {
+        let format = &time::format_description::well_known::Rfc3339;
+        let t = time::OffsetDateTime::parse(s, format).map_err(|_| Reason::Malformed)?;
+        return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Reason::Malformed);
+    }
     if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Reason::Malformed);
     }
     let n: i64 = s.parse().map_err(|_| Reason::Malformed)?;
-    if millis && s.len() >= 13 {
+    let millis = match unit {
+        TsUnit::Millis => true,
+        TsUnit::Auto => s.len() >= 13,
+        TsUnit::Seconds | TsUnit::Rfc3339 => false,
+    };
+    if millis {
         Ok(n)
     } else {
         n.checked_mul(1000).ok_or(Reason::Malformed)
@@ -241,23 +309,27 @@ pub fn parse_timestamp(s: &str, millis: bool) -> Result<UnixMillis, Reason> {
 
 /// The signed bytes as slices, in template order, without joining them.
 pub fn payload<'a>(
-    spec: &'a HmacSpec,
+    spec: &'a SigSpec,
     req: &Request<'a>,
     timestamp: &'a str,
     id: &'a str,
 ) -> Result<Vec<&'a [u8]>, Reason> {
-    spec.payload
-        .iter()
-        .map(|part| {
-            Ok(match part {
-                Part::Lit(bytes) => bytes.as_slice(),
-                Part::Body => req.body,
-                Part::Timestamp => timestamp.as_bytes(),
-                Part::Id => id.as_bytes(),
-                Part::Method => req.method.as_bytes(),
-                Part::Path => req.path.as_bytes(),
-                Part::Header(name) => extract::single(req.headers, name)?.unwrap_or(b""),
-            })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(spec.payload.len() + 1);
+    for part in &spec.payload {
+        let piece = match part {
+            Part::Lit(bytes) => bytes.as_slice(),
+            Part::Body => req.body,
+            Part::Timestamp => timestamp.as_bytes(),
+            Part::Id => id.as_bytes(),
+            Part::Method => req.method.as_bytes(),
+            Part::Path => req.path.as_bytes(),
+            Part::Url => {
+                out.push(spec.public_url.as_bytes());
+                req.path.as_bytes()
+            }
+            Part::Header(name) => extract::single(req.headers, name)?.unwrap_or(b""),
+        };
+        out.push(piece);
+    }
+    Ok(out)
 }

@@ -6,7 +6,7 @@ use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
 use crate::verify::reason::Reason;
-use crate::verify::scheme::{HmacSpec, PrefixRule, SigFormat};
+use crate::verify::scheme::{PrefixRule, SigFormat, SigSpec};
 
 /// What an HMAC scheme found in the headers, still encoded.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -37,33 +37,55 @@ fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Re
     std::str::from_utf8(bytes).map_err(|_| Reason::Malformed)
 }
 
-/// Signatures, timestamp and id for an HMAC scheme.
-pub fn signatures<'a>(spec: &HmacSpec, headers: &'a HeaderMap) -> Result<Extracted<'a>, Reason> {
+/// Signatures, timestamp and id for a signature scheme.
+pub fn signatures<'a>(spec: &SigSpec, headers: &'a HeaderMap) -> Result<Extracted<'a>, Reason> {
     let mut found = match &spec.sig {
         SigFormat::List {
-            header,
+            headers: names,
             separator,
             prefix,
             prefix_rule,
-        } => Extracted {
-            signatures: split_list(
-                required(headers, header)?,
-                separator.as_deref(),
-                prefix.as_deref(),
-                *prefix_rule,
-            ),
-            ..Extracted::default()
-        },
-        SigFormat::Stripe => stripe(required(
-            headers,
-            &HeaderName::from_static("stripe-signature"),
-        )?)?,
-        SigFormat::StandardWebhooks => standard_webhooks(headers)?,
+        } => {
+            let mut found = Extracted::default();
+            let mut any = false;
+            for name in names {
+                let Some(value) = single(headers, name)? else {
+                    continue;
+                };
+                any = true;
+                let value = std::str::from_utf8(value).map_err(|_| Reason::Malformed)?;
+                let sep = separator.as_deref();
+                found
+                    .signatures
+                    .extend(split_list(value, sep, prefix.as_deref(), *prefix_rule));
+            }
+            if !any {
+                return Err(Reason::Missing);
+            }
+            found
+        }
+        SigFormat::KeyValue {
+            header,
+            pairs,
+            assign,
+            timestamp_key,
+            signature_keys,
+        } => key_value(
+            required(headers, header)?,
+            pairs,
+            assign,
+            timestamp_key.as_deref(),
+            signature_keys,
+        )?,
+        SigFormat::StandardWebhooks { version, .. } => standard_webhooks(headers, version)?,
     };
     if let Some(ts) = &spec.timestamp {
         if let Some(name) = &ts.header {
             found.timestamp = Some(required(headers, name)?);
         }
+    }
+    if let Some(name) = &spec.id_header {
+        found.id = Some(required(headers, name)?);
     }
     if found.signatures.is_empty() {
         return Err(Reason::Malformed);
@@ -103,26 +125,38 @@ fn split_list<'a>(
         .collect()
 }
 
-/// `t=<unix>,v1=<hex>[,v1=<hex>...]`; other schemes (`v0=`) are ignored.
-fn stripe(value: &str) -> Result<Extracted<'_>, Reason> {
+/// `t=<ts>,v1=<sig>[,v1=<sig>...]` (Stripe) and its kin (`ts=..;h1=..`): exactly one
+/// timestamp when the scheme has one, every signature under a signature key; other keys are
+/// ignored; a pair without `assign` is malformed.
+fn key_value<'a>(
+    value: &'a str,
+    pairs: &str,
+    assign: &str,
+    timestamp_key: Option<&str>,
+    signature_keys: &[String],
+) -> Result<Extracted<'a>, Reason> {
     let mut found = Extracted::default();
-    for item in value.split(',') {
-        let (key, val) = item.split_once('=').ok_or(Reason::Malformed)?;
-        match key.trim() {
-            "t" if found.timestamp.is_some() => return Err(Reason::Malformed),
-            "t" => found.timestamp = Some(val.trim()),
-            "v1" => found.signatures.push(val.trim()),
-            _ => {}
+    for item in value.split(pairs) {
+        let (key, val) = item.split_once(assign).ok_or(Reason::Malformed)?;
+        let key = key.trim();
+        if Some(key) == timestamp_key {
+            if found.timestamp.is_some() {
+                return Err(Reason::Malformed);
+            }
+            found.timestamp = Some(val.trim());
+        } else if signature_keys.iter().any(|k| k == key) {
+            found.signatures.push(val.trim());
         }
     }
-    if found.timestamp.is_none() {
+    if timestamp_key.is_some() && found.timestamp.is_none() {
         return Err(Reason::Malformed);
     }
     Ok(found)
 }
 
-/// `webhook-*` headers, or the `svix-*` ones when no `webhook-*` header is present.
-fn standard_webhooks(headers: &HeaderMap) -> Result<Extracted<'_>, Reason> {
+/// `webhook-*` headers, or the `svix-*` ones when no `webhook-*` header is present; the
+/// signatures of `version` from the space-separated list.
+fn standard_webhooks<'a>(headers: &'a HeaderMap, version: &str) -> Result<Extracted<'a>, Reason> {
     let names = if headers.contains_key("webhook-signature")
         || headers.contains_key("webhook-id")
         || headers.contains_key("webhook-timestamp")
@@ -139,7 +173,7 @@ fn standard_webhooks(headers: &HeaderMap) -> Result<Extracted<'_>, Reason> {
         signatures: signature
             .split_ascii_whitespace()
             .filter_map(|entry| entry.split_once(','))
-            .filter(|(version, _)| *version == "v1")
+            .filter(|(v, _)| *v == version)
             .map(|(_, sig)| sig)
             .collect(),
     };
@@ -201,12 +235,15 @@ mod tests {
 
     #[test]
     fn stripe_header_parses_every_v1_and_one_t() {
+        let stripe = |v| key_value(v, ",", "=", Some("t"), &["v1".to_owned()]);
         let found = stripe("t=12,v1=aa,v0=zz,v1=bb").expect("valid");
         assert_eq!(found.timestamp, Some("12"));
         assert_eq!(found.signatures, vec!["aa", "bb"]);
         assert_eq!(stripe("t=1,t=2,v1=aa"), Err(Reason::Malformed));
         assert_eq!(stripe("v1=aa"), Err(Reason::Malformed));
         assert_eq!(stripe("garbage"), Err(Reason::Malformed));
+        let paddle = key_value("ts=5;h1=ab;h1=cd", ";", "=", Some("ts"), &["h1".to_owned()]);
+        assert_eq!(paddle.map(|f| f.signatures), Ok(vec!["ab", "cd"]));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! The verification API is re-exported here, so callers say `verify::verify` and
 //! `verify::Reason` without knowing which file holds them.
 
+pub mod catalogue;
 pub mod check;
 pub mod extract;
 pub mod mac;
@@ -14,6 +15,6 @@ pub mod sign;
 
 pub use check::{
     decode, encode, parse_timestamp, payload, verify, verify_check, Check, CheckKind,
-    CompiledSecret, Rejected, Request, Verified,
+    CompiledSecret, Rejected, Request, Tried, Verified,
 };
 pub use reason::Reason;

@@ -28,4 +28,21 @@ impl Reason {
             Reason::NoActiveSecret => "no_active_secret",
         }
     }
+
+    /// Of two failures, the one that got further (a signature that did not match says more
+    /// than a header that was absent): what an `any:` check reports when every option failed.
+    pub fn closer(self, other: Reason) -> Reason {
+        let rank = |r: Reason| match r {
+            Reason::Invalid => 4,
+            Reason::Stale => 3,
+            Reason::Malformed => 2,
+            Reason::Missing => 1,
+            Reason::NoActiveSecret => 0,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
 }

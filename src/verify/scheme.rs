@@ -1,80 +1,10 @@
-//! The signature schemes as data: which headers carry what, which bytes are signed, which MAC
-//! and encoding. Every HMAC preset is one [`HmacSpec`] value over the one generic engine in
-//! `verify.rs`; `api-key` and `basic` are plain key comparisons.
+//! Signature schemes as data: which headers carry what, which bytes are signed, which MAC and
+//! encoding. Every catalogue row and every generic `hmac` check becomes one [`SigSpec`] through
+//! [`build`], over the one engine in `check.rs`.
 
 use http::HeaderName;
 
 use crate::verify::mac::Algorithm;
-
-/// A `scheme:` name from the config.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchemeName {
-    /// Expedia Group notifications (`x-eg-notification-signature-v2`).
-    Expedia,
-    /// Stripe (`Stripe-Signature: t=..,v1=..`).
-    Stripe,
-    /// GitHub (`X-Hub-Signature-256`).
-    Github,
-    /// Standard Webhooks and Svix (`webhook-*` / `svix-*`).
-    StandardWebhooks,
-    /// Slack (`X-Slack-Signature: v0=..`).
-    Slack,
-    /// Shopify (`X-Shopify-Hmac-Sha256`).
-    Shopify,
-    /// Generic HMAC, configured field by field.
-    Hmac,
-    /// A static key in a header.
-    ApiKey,
-    /// HTTP Basic credentials.
-    Basic,
-}
-
-impl SchemeName {
-    /// Every accepted spelling, for error messages and `--help`.
-    pub const NAMES: &'static [&'static str] = &[
-        "expedia",
-        "stripe",
-        "github",
-        "standard-webhooks",
-        "svix",
-        "slack",
-        "shopify",
-        "hmac",
-        "api-key",
-        "basic",
-    ];
-
-    /// Parses a config spelling (`svix` is an alias of `standard-webhooks`).
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "expedia" => SchemeName::Expedia,
-            "stripe" => SchemeName::Stripe,
-            "github" => SchemeName::Github,
-            "standard-webhooks" | "svix" => SchemeName::StandardWebhooks,
-            "slack" => SchemeName::Slack,
-            "shopify" => SchemeName::Shopify,
-            "hmac" => SchemeName::Hmac,
-            "api-key" => SchemeName::ApiKey,
-            "basic" => SchemeName::Basic,
-            _ => return None,
-        })
-    }
-
-    /// The canonical config spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SchemeName::Expedia => "expedia",
-            SchemeName::Stripe => "stripe",
-            SchemeName::Github => "github",
-            SchemeName::StandardWebhooks => "standard-webhooks",
-            SchemeName::Slack => "slack",
-            SchemeName::Shopify => "shopify",
-            SchemeName::Hmac => "hmac",
-            SchemeName::ApiKey => "api-key",
-            SchemeName::Basic => "basic",
-        }
-    }
-}
 
 /// How a signature string becomes bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +19,19 @@ pub enum Encoding {
     Base64Url,
 }
 
+impl Encoding {
+    /// Parses a row's or a config's spelling; `hex` means lowercase-only when `strict_hex`.
+    pub fn parse(name: &str, strict_hex: bool) -> Option<Self> {
+        Some(match name {
+            "hex" if strict_hex => Encoding::HexLower,
+            "hex" | "hex-any" => Encoding::Hex,
+            "base64" => Encoding::Base64,
+            "base64url" => Encoding::Base64Url,
+            _ => return None,
+        })
+    }
+}
+
 /// One piece of the signed bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Part {
@@ -96,14 +39,16 @@ pub enum Part {
     Lit(Vec<u8>),
     /// The raw body.
     Body,
-    /// The timestamp header's value, as sent.
+    /// The timestamp, as sent.
     Timestamp,
-    /// The message id header's value (Standard Webhooks).
+    /// The message id (the `id_header`'s value, or Standard Webhooks' `webhook-id`).
     Id,
     /// The request method.
     Method,
     /// The path and query, as sent.
     Path,
+    /// The route's `public_url` followed by the path and query as sent.
+    Url,
     /// Another header's value (empty when absent).
     Header(HeaderName),
 }
@@ -111,23 +56,39 @@ pub enum Part {
 /// Where the signatures are and how they are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SigFormat {
-    /// One header; optionally several signatures split on `separator`; each may carry
-    /// `prefix`, which `prefix_rule` says is required, optional, or required on the first only.
+    /// Signatures in one or more headers (every listed header present contributes); each
+    /// value optionally split on `separator`; each signature may carry `prefix`.
     List {
-        /// The header carrying the signatures.
-        header: HeaderName,
-        /// Splits several signatures; `None` means exactly one.
+        /// The headers carrying signatures.
+        headers: Vec<HeaderName>,
+        /// Splits several signatures; `None` means one per header.
         separator: Option<String>,
         /// Stripped from each signature (where present).
         prefix: Option<String>,
         /// Whether the prefix must be there.
         prefix_rule: PrefixRule,
     },
-    /// Stripe: `t=<unix>,v1=<hex>[,v1=<hex>...]`; the timestamp comes from the same header.
-    Stripe,
+    /// Stripe-like `t=<ts>,v1=<sig>[,v1=<sig>...]`: timestamp and signatures in one header.
+    KeyValue {
+        /// The header.
+        header: HeaderName,
+        /// Separates the pairs (`,` for Stripe, `;` for Paddle).
+        pairs: String,
+        /// Separates key from value (`=`).
+        assign: String,
+        /// The timestamp's key, when the header carries one.
+        timestamp_key: Option<String>,
+        /// The signatures' keys.
+        signature_keys: Vec<String>,
+    },
     /// Standard Webhooks: `v1,<b64>[ v1,<b64>...]` in `webhook-signature` or `svix-signature`,
     /// with the id and timestamp in the matching `-id` and `-timestamp` headers.
-    StandardWebhooks,
+    StandardWebhooks {
+        /// The signature version this check verifies (`v1`).
+        version: String,
+        /// Whether a sender writes the `svix-` names (Svix's SDK reads those).
+        svix_names: bool,
+    },
 }
 
 /// Whether a signature prefix must be present.
@@ -141,18 +102,31 @@ pub enum PrefixRule {
     FirstRequired,
 }
 
+/// How a timestamp is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsUnit {
+    /// Unix seconds.
+    Seconds,
+    /// Unix milliseconds.
+    Millis,
+    /// Milliseconds when 13 or more digits, else seconds.
+    Auto,
+    /// An RFC 3339 instant.
+    Rfc3339,
+}
+
 /// Where the timestamp comes from and how it is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimestampSpec {
-    /// The header, or `None` when the signature format carries it (Stripe, Standard Webhooks).
+    /// The header, or `None` when the signature format carries it.
     pub header: Option<HeaderName>,
-    /// Whether 13 or more digits are read as milliseconds.
-    pub millis: bool,
+    /// How it is written.
+    pub unit: TsUnit,
 }
 
-/// A complete HMAC scheme: the preset table row, or a generic `hmac` check.
+/// A complete signature scheme: a catalogue row, or a generic `hmac` check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HmacSpec {
+pub struct SigSpec {
     /// The hash under the HMAC.
     pub algorithm: Algorithm,
     /// How signatures are encoded.
@@ -161,88 +135,204 @@ pub struct HmacSpec {
     pub sig: SigFormat,
     /// Present for timestamped schemes: enables the tolerance check.
     pub timestamp: Option<TimestampSpec>,
+    /// The header `{id}` stands for (Standard Webhooks reads its own).
+    pub id_header: Option<HeaderName>,
     /// The signed bytes, in order.
     pub payload: Vec<Part>,
+    /// What `{url}` starts with: the route's `public_url` (scheme, host and port the sender
+    /// called), set when the config is compiled; empty when the route has none.
+    pub public_url: String,
 }
 
-fn header(name: &'static str) -> HeaderName {
-    HeaderName::from_static(name)
-}
-
-fn list(name: &'static str, prefix: Option<&str>, rule: PrefixRule) -> SigFormat {
-    SigFormat::List {
-        header: header(name),
-        separator: None,
-        prefix: prefix.map(str::to_owned),
-        prefix_rule: rule,
+impl SigSpec {
+    /// Whether the signed bytes include the body.
+    pub fn signs(&self, part: &Part) -> bool {
+        self.payload.contains(part)
     }
 }
 
-fn ts(name: Option<&'static str>, millis: bool) -> Option<TimestampSpec> {
-    Some(TimestampSpec {
-        header: name.map(header),
-        millis,
-    })
+/// A scheme's fields as written in a catalogue row or a generic `hmac` check, before they are
+/// checked against each other.
+#[derive(Clone, Debug, Default)]
+pub struct Fields<'a> {
+    /// `sha1`, `sha256` (default), `sha512`.
+    pub algorithm: Option<&'a str>,
+    /// The signature headers.
+    pub headers: Vec<&'a str>,
+    /// Stripped from each signature.
+    pub prefix: Option<&'a str>,
+    /// `required`, `optional`, `first`.
+    pub prefix_rule: Option<&'a str>,
+    /// Splits several signatures.
+    pub separator: Option<&'a str>,
+    /// `list` (default) or `key-value`.
+    pub format: Option<&'a str>,
+    /// Key-value: between pairs.
+    pub pairs: Option<&'a str>,
+    /// Key-value: between key and value.
+    pub assign: Option<&'a str>,
+    /// Key-value: the timestamp's key.
+    pub timestamp_key: Option<&'a str>,
+    /// Key-value: the signatures' key.
+    pub signature_key: Option<&'a str>,
+    /// The timestamp header.
+    pub timestamp_header: Option<&'a str>,
+    /// `s`, `ms`, `auto`, `rfc3339`.
+    pub timestamp_unit: Option<&'a str>,
+    /// The header `{id}` stands for.
+    pub id_header: Option<&'a str>,
+    /// The payload template.
+    pub payload: Option<&'a str>,
+    /// Signature encoding.
+    pub encoding: Option<&'a str>,
 }
 
-/// The HMAC preset for a scheme, or `None` for `hmac`, `api-key` and `basic`.
-pub fn preset(scheme: SchemeName) -> Option<HmacSpec> {
-    use Part::*;
-    let dot = || Lit(b".".to_vec());
-    let (encoding, sig, timestamp, payload) = match scheme {
-        SchemeName::Expedia => (
-            Encoding::Base64,
-            SigFormat::List {
-                header: header("x-eg-notification-signature-v2"),
-                separator: Some(",".into()),
-                prefix: Some("sha256=".into()),
-                prefix_rule: PrefixRule::FirstRequired,
-            },
-            ts(Some("x-eg-notification-timestamp"), true),
-            vec![Timestamp, dot(), Body],
-        ),
-        SchemeName::Stripe => (
-            Encoding::HexLower,
-            SigFormat::Stripe,
-            ts(None, false),
-            vec![Timestamp, dot(), Body],
-        ),
-        SchemeName::Github => (
-            Encoding::HexLower,
-            list("x-hub-signature-256", Some("sha256="), PrefixRule::Required),
-            None,
-            vec![Body],
-        ),
-        SchemeName::StandardWebhooks => (
-            Encoding::Base64,
-            SigFormat::StandardWebhooks,
-            ts(None, false),
-            vec![Id, dot(), Timestamp, dot(), Body],
-        ),
-        SchemeName::Slack => (
-            Encoding::HexLower,
-            list("x-slack-signature", Some("v0="), PrefixRule::Required),
-            ts(Some("x-slack-request-timestamp"), false),
-            vec![Lit(b"v0:".to_vec()), Timestamp, Lit(b":".to_vec()), Body],
-        ),
-        SchemeName::Shopify => (
-            Encoding::Base64,
-            list("x-shopify-hmac-sha256", None, PrefixRule::Optional),
-            None,
-            vec![Body],
-        ),
-        SchemeName::Hmac | SchemeName::ApiKey | SchemeName::Basic => return None,
-    };
-    Some(HmacSpec {
-        algorithm: Algorithm::Sha256,
+/// The defaults that differ between catalogue rows and generic `hmac` checks.
+#[derive(Clone, Copy, Debug)]
+pub struct Defaults {
+    /// Rows: `hex` is lowercase-only, as the SDKs compare; generic `hmac`: either case.
+    pub strict_hex: bool,
+    /// Rows: a prefix is required; generic `hmac`: stripped where present.
+    pub prefix_rule: PrefixRule,
+    /// Rows: seconds; generic `hmac`: seconds or milliseconds.
+    pub timestamp_unit: TsUnit,
+}
+
+/// Checks a scheme's fields against each other and builds its [`SigSpec`].
+pub fn build(f: &Fields<'_>, d: Defaults) -> Result<SigSpec, String> {
+    let algorithm_name = f.algorithm.unwrap_or("sha256");
+    let algorithm = Algorithm::parse(algorithm_name).ok_or_else(|| {
+        format!("`algorithm` must be sha1, sha256 or sha512, not `{algorithm_name}`")
+    })?;
+    let encoding_name = f.encoding.unwrap_or("hex");
+    let encoding = Encoding::parse(encoding_name, d.strict_hex).ok_or_else(|| {
+        format!("`encoding` must be hex, base64 or base64url, not `{encoding_name}`")
+    })?;
+    for (key, value) in [
+        ("separator", f.separator),
+        ("prefix", f.prefix),
+        ("pairs", f.pairs),
+        ("assign", f.assign),
+    ] {
+        if value == Some("") {
+            return Err(format!("`{key}` is empty"));
+        }
+    }
+    let payload = parse_template(f.payload.unwrap_or("{body}"))?;
+    let sig = sig_format(f, d)?;
+    let in_header = matches!(
+        &sig,
+        SigFormat::KeyValue {
+            timestamp_key: Some(_),
+            ..
+        }
+    );
+    let timestamp = timestamp(f, d, in_header)?;
+    if timestamp.is_none() && payload.contains(&Part::Timestamp) {
+        return Err("`payload` uses {timestamp} but no `timestamp_header` is set".into());
+    }
+    if timestamp.is_some() && !payload.contains(&Part::Timestamp) {
+        return Err("`timestamp_header` is set but `payload` does not sign {timestamp}: a captured delivery could be replayed with a fresh timestamp; add {timestamp} to `payload`".into());
+    }
+    let id_header = f.id_header.map(header_name).transpose()?;
+    if id_header.is_none() && payload.contains(&Part::Id) {
+        return Err("`payload` uses {id} but no `id_header` is set".into());
+    }
+    Ok(SigSpec {
+        algorithm,
         encoding,
         sig,
         timestamp,
+        id_header,
         payload,
+        public_url: String::new(),
     })
 }
 
-/// Parses a generic payload template such as `{timestamp}.{body}`.
+fn sig_format(f: &Fields<'_>, d: Defaults) -> Result<SigFormat, String> {
+    let headers = f
+        .headers
+        .iter()
+        .map(|h| header_name(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(first) = headers.first().cloned() else {
+        return Err("`header` is required".into());
+    };
+    match f.format.unwrap_or("list") {
+        "list" => {
+            let prefix_rule = match f.prefix_rule {
+                None => d.prefix_rule,
+                Some("required") => PrefixRule::Required,
+                Some("optional") => PrefixRule::Optional,
+                Some("first") => PrefixRule::FirstRequired,
+                Some(other) => {
+                    return Err(format!(
+                        "`prefix_rule` must be required, optional or first, not `{other}`"
+                    ))
+                }
+            };
+            Ok(SigFormat::List {
+                headers,
+                separator: f.separator.map(str::to_owned),
+                prefix: f.prefix.map(str::to_owned),
+                prefix_rule,
+            })
+        }
+        "key-value" => {
+            let signature_key = f
+                .signature_key
+                .ok_or("`format: key-value` needs `signature_key`")?;
+            Ok(SigFormat::KeyValue {
+                header: first,
+                pairs: f.pairs.unwrap_or(",").to_owned(),
+                assign: f.assign.unwrap_or("=").to_owned(),
+                timestamp_key: f.timestamp_key.map(str::to_owned),
+                signature_keys: vec![signature_key.to_owned()],
+            })
+        }
+        other => Err(format!("`format` must be list or key-value, not `{other}`")),
+    }
+}
+
+fn timestamp(
+    f: &Fields<'_>,
+    d: Defaults,
+    in_header: bool,
+) -> Result<Option<TimestampSpec>, String> {
+    let unit = match f.timestamp_unit {
+        None => d.timestamp_unit,
+        Some("s") => TsUnit::Seconds,
+        Some("ms") => TsUnit::Millis,
+        Some("auto") => TsUnit::Auto,
+        Some("rfc3339") => TsUnit::Rfc3339,
+        Some(other) => {
+            return Err(format!(
+                "`timestamp_unit` must be s, ms, auto or rfc3339, not `{other}`"
+            ))
+        }
+    };
+    Ok(match (f.timestamp_header, in_header) {
+        (Some(_), true) => {
+            return Err(
+                "the signature header carries the timestamp: drop `timestamp_header`".into(),
+            )
+        }
+        (Some(h), false) => Some(TimestampSpec {
+            header: Some(header_name(h)?),
+            unit,
+        }),
+        (None, true) => Some(TimestampSpec { header: None, unit }),
+        (None, false) => None,
+    })
+}
+
+/// A header name from a row or a config.
+pub fn header_name(s: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(s.trim().as_bytes())
+        .map_err(|_| format!("`{s}` is not a valid header name"))
+}
+
+/// Parses a payload template such as `{timestamp}.{body}`.
 pub fn parse_template(template: &str) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
     let mut rest = template;
@@ -267,8 +357,10 @@ fn placeholder(name: &str) -> Result<Part, String> {
     Ok(match name {
         "body" => Part::Body,
         "timestamp" => Part::Timestamp,
+        "id" => Part::Id,
         "method" => Part::Method,
         "path" => Part::Path,
+        "url" => Part::Url,
         other => match other.strip_prefix("header:") {
             Some(h) => Part::Header(
                 HeaderName::from_bytes(h.trim().as_bytes())
@@ -276,7 +368,7 @@ fn placeholder(name: &str) -> Result<Part, String> {
             ),
             None => {
                 return Err(format!(
-                    "unknown placeholder `{{{other}}}`; use {{body}}, {{timestamp}}, {{method}}, {{path}} or {{header:NAME}}"
+                    "unknown placeholder `{{{other}}}`; use {{body}}, {{timestamp}}, {{id}}, {{method}}, {{path}}, {{url}} or {{header:NAME}}"
                 ))
             }
         },
@@ -286,6 +378,12 @@ fn placeholder(name: &str) -> Result<Part, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ROW: Defaults = Defaults {
+        strict_hex: true,
+        prefix_rule: PrefixRule::Required,
+        timestamp_unit: TsUnit::Seconds,
+    };
 
     #[test]
     fn template_parses_literals_and_placeholders() {
@@ -299,8 +397,9 @@ mod tests {
                 Part::Body
             ]
         );
-        let parts = parse_template("{method} {path}\n{header:X-Id}").expect("valid");
+        let parts = parse_template("{method} {path}\n{header:X-Id}{url}").expect("valid");
         assert_eq!(parts[4], Part::Header(HeaderName::from_static("x-id")));
+        assert_eq!(parts[5], Part::Url);
     }
 
     #[test]
@@ -313,11 +412,36 @@ mod tests {
     }
 
     #[test]
-    fn every_name_parses_and_round_trips() {
-        for name in SchemeName::NAMES {
-            let scheme = SchemeName::parse(name).expect("listed names parse");
-            assert_eq!(SchemeName::parse(scheme.as_str()), Some(scheme));
-        }
-        assert_eq!(SchemeName::parse("Stripe"), None);
+    fn key_value_format_takes_the_timestamp_from_its_header() {
+        let f = Fields {
+            headers: vec!["paddle-signature"],
+            format: Some("key-value"),
+            pairs: Some(";"),
+            timestamp_key: Some("ts"),
+            signature_key: Some("h1"),
+            payload: Some("{timestamp}:{body}"),
+            ..Fields::default()
+        };
+        let spec = build(&f, ROW).expect("valid");
+        assert_eq!(spec.timestamp.and_then(|t| t.header), None);
+        let mut bad = f.clone();
+        bad.timestamp_header = Some("x-ts");
+        assert!(build(&bad, ROW).is_err());
+    }
+
+    #[test]
+    fn a_timestamp_that_is_not_signed_is_refused() {
+        let f = Fields {
+            headers: vec!["x-sig"],
+            timestamp_header: Some("x-ts"),
+            ..Fields::default()
+        };
+        assert!(build(&f, ROW).unwrap_err().contains("replayed"));
+        let f = Fields {
+            headers: vec!["x-sig"],
+            payload: Some("{id}{body}"),
+            ..Fields::default()
+        };
+        assert!(build(&f, ROW).unwrap_err().contains("id_header"));
     }
 }

@@ -5,7 +5,7 @@
 use http::HeaderMap;
 
 use crate::verify::mac::PreparedMac;
-use crate::verify::scheme::{HmacSpec, SigFormat};
+use crate::verify::scheme::{SigFormat, SigSpec, TsUnit};
 use crate::verify::{encode, payload, Request};
 
 /// What a signature covers besides the body.
@@ -26,7 +26,7 @@ pub struct Delivery<'a> {
 }
 
 /// The `(name, value)` headers for one signature of `delivery` under `mac`.
-pub fn sign(spec: &HmacSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<(String, String)> {
+pub fn sign(spec: &SigSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<(String, String)> {
     let req = Request {
         method: delivery.method,
         path: delivery.path,
@@ -37,31 +37,68 @@ pub fn sign(spec: &HmacSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<
     let parts = payload(spec, &req, delivery.timestamp, delivery.id).unwrap_or_default();
     let sig = encode(spec.encoding, mac.compute(&parts).as_bytes());
     let mut out = Vec::new();
+    let ts_header = spec.timestamp.as_ref().and_then(|t| t.header.as_ref());
+    if let Some(name) = ts_header {
+        out.push((display_name(name.as_str()), delivery.timestamp.to_owned()));
+    }
+    if let Some(name) = &spec.id_header {
+        out.push((display_name(name.as_str()), delivery.id.to_owned()));
+    }
     match &spec.sig {
-        SigFormat::List { header, prefix, .. } => {
-            if let Some(ts) = spec.timestamp.as_ref().and_then(|t| t.header.as_ref()) {
-                out.push((display_name(ts.as_str()), delivery.timestamp.to_owned()));
+        SigFormat::List {
+            headers, prefix, ..
+        } => {
+            if let Some(header) = headers.first() {
+                let prefix = prefix.as_deref().unwrap_or("");
+                out.push((display_name(header.as_str()), format!("{prefix}{sig}")));
             }
-            let prefix = prefix.as_deref().unwrap_or("");
-            out.push((display_name(header.as_str()), format!("{prefix}{sig}")));
         }
-        SigFormat::Stripe => out.push((
-            "Stripe-Signature".into(),
-            format!("t={},v1={sig}", delivery.timestamp),
-        )),
-        SigFormat::StandardWebhooks => {
-            out.push(("webhook-id".into(), delivery.id.to_owned()));
-            out.push(("webhook-timestamp".into(), delivery.timestamp.to_owned()));
-            out.push(("webhook-signature".into(), format!("v1,{sig}")));
+        SigFormat::KeyValue {
+            header,
+            pairs,
+            assign,
+            timestamp_key,
+            signature_keys,
+        } => {
+            let key = signature_keys.first().map_or("v1", String::as_str);
+            let value = match timestamp_key {
+                Some(t) => format!("{t}{assign}{}{pairs}{key}{assign}{sig}", delivery.timestamp),
+                None => format!("{key}{assign}{sig}"),
+            };
+            out.push((display_name(header.as_str()), value));
+        }
+        SigFormat::StandardWebhooks {
+            version,
+            svix_names,
+        } => {
+            let p = if *svix_names { "svix" } else { "webhook" };
+            out.push((format!("{p}-id"), delivery.id.to_owned()));
+            out.push((format!("{p}-timestamp"), delivery.timestamp.to_owned()));
+            out.push((format!("{p}-signature"), format!("{version},{sig}")));
         }
     }
     out
 }
 
+/// A Unix time in seconds written the way a sender of `unit` writes it.
+pub fn timestamp_text(unit: TsUnit, unix_s: i64) -> String {
+    match unit {
+        TsUnit::Seconds | TsUnit::Auto => unix_s.to_string(),
+        TsUnit::Millis => unix_s.saturating_mul(1000).to_string(),
+        TsUnit::Rfc3339 => time::OffsetDateTime::from_unix_timestamp(unix_s)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| unix_s.to_string()),
+    }
+}
+
 /// `x-hub-signature-256` → `X-Hub-Signature-256`, as providers write header names.
 /// Expedia's and Standard Webhooks' own lowercase names stay lowercase.
 pub fn display_name(name: &str) -> String {
-    if name.starts_with("x-eg-") || name.starts_with("webhook-") {
+    if name.starts_with("x-eg-") || name.starts_with("webhook-") || name.starts_with("svix-") {
         return name.to_owned();
     }
     name.split('-')

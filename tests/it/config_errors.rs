@@ -41,7 +41,7 @@ fn cases() -> Vec<(&'static str, String, u64, u64, &'static str)> {
         ("a missing env var", github(&format!("{TWO_SECRETS}\n- id: c\n  env: HOOKGUARD_TEST_NEVER_SET_7F3A")), 13, 11, "`HOOKGUARD_TEST_NEVER_SET_7F3A` is not set"),
         ("a missing secret file", github(&format!("{TWO_SECRETS}\n- id: c\n  file: no-such-secret")), 13, 11, "cannot read secret file"),
         ("expires before not_before", github("- id: a\n  value: \"SEKRET-window\"\n  not_before: 2026-06-01T00:00:00Z\n  expires: 2026-05-01T00:00:00Z"), 12, 20, "`expires` is not after `not_before`"),
-        ("an unknown scheme", config("scheme: gitlab", TWO_SECRETS), 7, 7, "unknown scheme `gitlab`"),
+        ("an unknown scheme", config("scheme: gitlub", TWO_SECRETS), 7, 7, "unknown scheme `gitlub`"),
         ("algorithm on github", config("scheme: github\nalgorithm: sha512", TWO_SECRETS), 7, 7, "`algorithm` applies only to scheme `hmac`"),
         ("header on stripe", config("scheme: stripe\nheader: X-Sig", TWO_SECRETS), 7, 7, "`header` applies only"),
         ("secret_encoding on api-key", config("scheme: api-key\nsecret_encoding: hex", TWO_SECRETS), 7, 7, "`secret_encoding` applies only"),

@@ -94,5 +94,5 @@ pub fn verify_route(
     let route = snapshot
         .route_named(name)
         .unwrap_or_else(|| panic!("no route `{name}`"));
-    hookguard::verify::verify(&route.checks, req, route.tolerance_ms, now_ms)
+    hookguard::verify::verify(&route.checks, req, now_ms)
 }

@@ -1,0 +1,145 @@
+//! Secrets as configured (`value`, `env` or `file`) resolved into key bytes, their validity
+//! window and their prepared MAC state.
+
+use base64::Engine;
+use serde_saphyr::{Location, Spanned};
+
+use crate::config::ctx::Ctx;
+use crate::config::{ConfigError, SecretConfig};
+use crate::verify::mac::PreparedMac;
+use crate::verify::secret::{Key, Secret, Window};
+use crate::verify::{CheckKind, CompiledSecret};
+
+/// Resolves one configured secret into key bytes, its window and its prepared MAC.
+pub fn compile_secret(
+    ctx: &mut Ctx<'_>,
+    route: &str,
+    key_encoding: &str,
+    kind: &CheckKind,
+    s: &Spanned<SecretConfig>,
+) -> Result<CompiledSecret, ConfigError> {
+    let (cfg, at) = (&s.value, s.referenced);
+    let label = format!("route `{route}`, secret `{}`", cfg.id);
+    if cfg.id.trim().is_empty() {
+        return Err(ctx.err(at, format!("route `{route}`: a secret has an empty `id`")));
+    }
+    let raw = secret_bytes(ctx, &label, cfg, at)?;
+    let key = decode_key(key_encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
+    let window = Window {
+        not_before: cfg.not_before.as_ref().map(|t| t.value.0),
+        expires: cfg.expires.as_ref().map(|t| t.value.0),
+    };
+    if let (Some(nb), Some(ex)) = (window.not_before, window.expires) {
+        if ex <= nb {
+            let at = cfg.expires.as_ref().map_or(at, |t| t.referenced);
+            return Err(ctx.err(at, format!("{label}: `expires` is not after `not_before`")));
+        }
+    }
+    let mac = match kind {
+        CheckKind::Hmac(spec) => Some(PreparedMac::new(spec.algorithm, key.expose())),
+        _ => None,
+    };
+    let digest = key.digest();
+    Ok(CompiledSecret {
+        secret: Secret::new(&cfg.id, key, window),
+        mac,
+        digest,
+    })
+}
+
+fn secret_bytes(
+    ctx: &mut Ctx<'_>,
+    label: &str,
+    cfg: &SecretConfig,
+    at: Location,
+) -> Result<Vec<u8>, ConfigError> {
+    match (&cfg.value, &cfg.env, &cfg.file) {
+        (Some(v), None, None) => Ok(v.as_bytes().to_vec()),
+        (None, Some(var), None) => match std::env::var_os(var) {
+            Some(v) => Ok(v.into_encoded_bytes()),
+            None => Err(ctx.err(
+                at,
+                format!("{label}: environment variable `{var}` is not set"),
+            )),
+        },
+        (None, None, Some(path)) => {
+            let mut bytes = ctx.read(at, &format!("secret file for {label}"), path)?;
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+            }
+            Ok(bytes)
+        }
+        _ => Err(ctx.err(
+            at,
+            format!("{label}: set exactly one of `value`, `env` or `file`"),
+        )),
+    }
+}
+
+/// Turns configured secret bytes into key bytes: `whsec` (an optional `whsec_` prefix, then
+/// base64 whose missing `=` padding is restored, as the Standard Webhooks libraries do), `hex`,
+/// `base64`, or the bytes themselves (`utf8`).
+pub fn decode_key(key_encoding: &str, raw: Vec<u8>) -> Result<Key, String> {
+    use base64::engine::general_purpose::STANDARD;
+    let bytes = match key_encoding {
+        "whsec" => {
+            let b64 = raw.strip_prefix(b"whsec_").unwrap_or(&raw).trim_ascii();
+            let mut padded = b64.to_vec();
+            padded.resize(b64.len().div_ceil(4) * 4, b'=');
+            STANDARD
+                .decode(&padded)
+                .map_err(|_| "is not `whsec_` followed by base64".to_owned())?
+        }
+        "hex" => hex::decode(raw.trim_ascii())
+            .map_err(|_| "is not hex (secret_encoding: hex)".to_owned())?,
+        "base64" => STANDARD
+            .decode(raw.trim_ascii())
+            .map_err(|_| "is not base64 (secret_encoding: base64)".to_owned())?,
+        _ => raw,
+    };
+    if bytes.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(Key::new(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whsec_keys_decode_with_or_without_prefix_and_padding() {
+        let full = decode_key("whsec", b"whsec_aGVsbG8=".to_vec()).expect("padded");
+        let bare = decode_key("whsec", b"aGVsbG8".to_vec()).expect("unpadded, no prefix");
+        assert_eq!(full.expose(), b"hello");
+        assert_eq!(bare.expose(), b"hello");
+        assert!(decode_key("whsec", b"whsec_!!".to_vec()).is_err());
+        assert!(decode_key("whsec", b"whsec_".to_vec()).is_err());
+    }
+
+    #[test]
+    fn hex_and_base64_keys_decode_and_utf8_keys_stay_bytes() {
+        assert!(decode_key("hex", b"zz".to_vec()).is_err());
+        assert_eq!(
+            decode_key("hex", b"6869".to_vec())
+                .map(|k| k.expose().to_vec())
+                .ok(),
+            Some(b"hi".to_vec())
+        );
+        assert_eq!(
+            decode_key("base64", b"aGk=".to_vec())
+                .map(|k| k.expose().to_vec())
+                .ok(),
+            Some(b"hi".to_vec())
+        );
+        assert_eq!(
+            decode_key("utf8", b"aGk=".to_vec())
+                .map(|k| k.expose().to_vec())
+                .ok(),
+            Some(b"aGk=".to_vec())
+        );
+    }
+}
