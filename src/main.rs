@@ -32,6 +32,8 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             body,
             timestamp,
             id,
+            method,
+            url,
         } => {
             let snap = hookguard::config::compile::load(&config.config).map_err(to_usage)?;
             let body = match body {
@@ -46,6 +48,8 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
                 body: &body,
                 timestamp: &timestamp,
                 id: &id,
+                method: &method,
+                url: url.as_deref(),
             };
             commands::sign_cmd(&snap, &args, now_ms(), &mut out)
         }
@@ -55,14 +59,21 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             headers,
             body,
             now,
+            method,
+            url,
         } => {
             let snap = hookguard::config::compile::load(&config.config).map_err(to_usage)?;
             let text = commands::read_input(&headers)?;
-            let captured = commands::parse_headers(&String::from_utf8_lossy(&text))?;
+            let mut captured = commands::parse_headers(&String::from_utf8_lossy(&text))?;
+            if let Some(method) = method {
+                captured.method = method;
+            }
+            captured.url = url;
             let body = commands::read_input(&body)?;
             let now = now.map_or_else(now_ms, |s| s.saturating_mul(1000));
             commands::verify_cmd(&snap, &route, &captured, &body, now, &mut out)
         }
+        Command::Schemes { json } => hookguard::cmd::schemes::list(json, &mut out),
         Command::GenSecret { scheme } => {
             println!("{}", commands::gen_secret(&scheme)?);
             Ok(0)

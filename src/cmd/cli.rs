@@ -88,6 +88,13 @@ pub enum Command {
         /// The message id (Standard Webhooks) [default: a random msg_ id].
         #[arg(long)]
         id: Option<String>,
+        /// The request method, for schemes that sign it [default: POST].
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// The full URL the sender calls, for schemes that sign it
+        /// [default: the route's public_url and path].
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Offline verdict for one captured delivery: exit 0 valid, 2 invalid.
     Verify {
@@ -107,6 +114,20 @@ pub enum Command {
         /// Unix seconds to check timestamps and secret windows against [default: now].
         #[arg(long)]
         now: Option<i64>,
+        /// The request method, for schemes that sign it [default: the headers file's
+        /// request line, else POST].
+        #[arg(long)]
+        method: Option<String>,
+        /// The full URL the sender called, for schemes that sign it [default: the route's
+        /// public_url and path `/`, or the headers file's request line].
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// List every scheme hookguard verifies: id, kind, the headers it reads, its docs.
+    Schemes {
+        /// One JSON array, for tools.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a fresh random secret in the scheme's native form (e.g. whsec_... for svix).
     GenSecret {

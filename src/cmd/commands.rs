@@ -118,6 +118,26 @@ pub struct SignArgs<'a> {
     pub timestamp: &'a str,
     /// Message id.
     pub id: &'a str,
+    /// The request method.
+    pub method: &'a str,
+    /// The full URL the sender calls, when given.
+    pub url: Option<&'a str>,
+}
+
+/// `https://host:port/path?q` → (`https://host:port`, `/path?q`).
+pub fn split_url(url: &str) -> Result<(String, String), Failure> {
+    let uri: http::Uri = url
+        .trim()
+        .parse()
+        .map_err(|e| usage(format!("--url `{url}` is not a URL: {e}")))?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(usage(format!(
+            "--url `{url}` needs a scheme and host, like https://hooks.example.com/path"
+        )));
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = if path.is_empty() { "/" } else { path };
+    Ok((format!("{scheme}://{authority}"), path.to_owned()))
 }
 
 /// `--timestamp` (Unix seconds, or as the sender writes it) in the unit a scheme signs.
@@ -144,16 +164,27 @@ pub fn sign_cmd(
         .route_named(args.route)
         .ok_or_else(|| usage(format!("no route named `{}`", args.route)))?;
     let empty = HeaderMap::new();
+    let (base, path) = match args.url {
+        Some(url) => {
+            let (base, path) = split_url(url)?;
+            (Some(base), path)
+        }
+        None => (None, route.path.clone()),
+    };
     let delivery = Delivery {
-        method: "POST",
-        path: &route.path,
+        method: args.method,
+        path: &path,
         headers: &empty,
         body: args.body,
         timestamp: args.timestamp,
         id: args.id,
     };
+    let checks: Vec<_> = match &base {
+        Some(base) => route.checks.iter().map(|c| c.rebased(base)).collect(),
+        None => route.checks.clone(),
+    };
     let mut signed_any = false;
-    for check in &route.checks {
+    for check in &checks {
         let CheckKind::Hmac(spec) = &check.kind else {
             eprintln!(
                 "note: the {} check carries the secret itself; add it yourself",
@@ -205,6 +236,8 @@ pub struct Captured {
     pub path: Option<String>,
     /// Every header line, in order (repeats kept).
     pub headers: HeaderMap,
+    /// The full URL the sender called (`--url`).
+    pub url: Option<String>,
 }
 
 /// Parses a headers file: `Name: value` lines, blank lines ignored, an optional request line.
@@ -213,6 +246,7 @@ pub fn parse_headers(text: &str) -> Result<Captured, Failure> {
         method: "POST".into(),
         path: None,
         headers: HeaderMap::new(),
+        url: None,
     };
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -263,15 +297,29 @@ pub fn verify_cmd(
     let route = snap
         .route_named(route)
         .ok_or_else(|| usage(format!("no route named `{route}`")))?;
+    let url = captured.url.as_deref().map(split_url).transpose()?;
+    let checks: Vec<_> = match &url {
+        Some((base, _)) => route.checks.iter().map(|c| c.rebased(base)).collect(),
+        None => route.checks.clone(),
+    };
+    let default_path = if checks.iter().any(|c| c.signs_url()) {
+        "/"
+    } else {
+        &route.path
+    };
+    let path = match &url {
+        Some((_, path)) => path.as_str(),
+        None => captured.path.as_deref().unwrap_or(default_path),
+    };
     let req = Request {
         method: &captured.method,
-        path: captured.path.as_deref().unwrap_or(&route.path),
+        path,
         headers: &captured.headers,
         body,
     };
     let mut code = EXIT_OK;
     let mut ids = Vec::new();
-    for (i, check) in route.checks.iter().enumerate() {
+    for (i, check) in checks.iter().enumerate() {
         let scheme = check.scheme;
         match verify_check(check, &req, now) {
             Ok(id) => {

@@ -7,3 +7,4 @@ pub mod demo;
 pub mod demo_cases;
 pub mod demo_receiver;
 pub mod run;
+pub mod schemes;

@@ -178,10 +178,21 @@ impl Row {
     /// The headers this provider's deliveries are read from, for `hookguard schemes`.
     pub fn headers_read(&self) -> Vec<String> {
         let mut out: Vec<String> = match self.kind {
-            Kind::StandardWebhooks => ["id", "timestamp", "signature"]
-                .iter()
-                .map(|s| format!("webhook-{s}"))
-                .collect(),
+            Kind::StandardWebhooks => {
+                let svix_first = self
+                    .header
+                    .as_ref()
+                    .is_some_and(|h| h.names().first() == Some(&"svix-signature"));
+                let order = if svix_first {
+                    ["svix", "webhook"]
+                } else {
+                    ["webhook", "svix"]
+                };
+                order
+                    .iter()
+                    .flat_map(|p| ["id", "timestamp", "signature"].map(|s| format!("{p}-{s}")))
+                    .collect()
+            }
             Kind::Basic => vec!["authorization".into()],
             _ => Vec::new(),
         };

@@ -79,6 +79,33 @@ pub struct Check {
     pub delivery_id: Vec<HeaderName>,
 }
 
+impl Check {
+    /// This check with `{url}` rebuilt from another `public_url` (the `--url` a user passes to
+    /// `sign` or `verify`); checks that do not sign the URL are returned as they are.
+    pub fn rebased(&self, public_url: &str) -> Check {
+        let mut check = self.clone();
+        match &mut check.kind {
+            CheckKind::Hmac(spec) if spec.signs(&Part::Url) => {
+                spec.public_url = public_url.to_owned();
+            }
+            CheckKind::Any(options) => {
+                *options = options.iter().map(|o| o.rebased(public_url)).collect();
+            }
+            _ => {}
+        }
+        check
+    }
+
+    /// Whether this check (or an option of it) signs the URL the sender called.
+    pub fn signs_url(&self) -> bool {
+        match &self.kind {
+            CheckKind::Hmac(spec) => spec.signs(&Part::Url),
+            CheckKind::Any(options) => options.iter().any(Check::signs_url),
+            _ => false,
+        }
+    }
+}
+
 /// The parts of a request verification reads.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
