@@ -10,6 +10,8 @@ use std::sync::Arc;
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
+use crate::verify::challenge::Handshake;
+use crate::verify::client_state;
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
 use crate::verify::reason::Reason;
@@ -61,6 +63,8 @@ pub enum CheckKind {
     },
     /// Passes when at least one of these passes; every one is tried.
     Any(Vec<Check>),
+    /// Microsoft Graph: every `value[].clientState` of the JSON body equals an active secret.
+    ClientState,
 }
 
 /// One compiled `verify:` entry.
@@ -77,6 +81,8 @@ pub struct Check {
     pub tolerance_ms: i64,
     /// Headers naming the provider's delivery id, first present wins (logs, replay).
     pub delivery_id: Vec<HeaderName>,
+    /// The provider's handshake, when its catalogue row names one (`verify::handshake`).
+    pub handshake: Option<Handshake>,
 }
 
 impl Check {
@@ -225,6 +231,16 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
         CheckKind::Token { header } => {
             let presented = extract::single(req.headers, header)?.ok_or(Reason::Missing)?;
             match_digest(active, presented)
+        }
+        CheckKind::ClientState => {
+            let states = client_state::client_states(req.body)?;
+            let active: Vec<&CompiledSecret> = active.collect();
+            let mut first = None;
+            for state in &states {
+                let id = match_digest(active.iter().copied(), state.as_bytes())?;
+                first.get_or_insert(id);
+            }
+            first.ok_or(Reason::Missing)
         }
         CheckKind::Any(_) => Err(Reason::Invalid),
     }

@@ -5,10 +5,14 @@
 //! `verify::Reason` without knowing which file holds them.
 
 pub mod catalogue;
+pub mod challenge;
 pub mod check;
+pub mod client_state;
 pub mod extract;
+pub mod handshake;
 pub mod mac;
 pub mod reason;
+pub mod reply;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
