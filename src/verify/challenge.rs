@@ -177,7 +177,7 @@ pub fn recognise(kind: Kind, req: &Incoming<'_>) -> Option<Challenge> {
     let get = req.method == "GET";
     let post = req.method == "POST";
     let value = match kind {
-        Kind::TwitterCrc if get => query(req.path, "crc_token")?,
+        Kind::TwitterCrc if get => crc_token(query(req.path, "crc_token")?)?,
         Kind::Dropbox if get => query(req.path, "challenge")?,
         Kind::MicrosoftGraph if get || post => query(req.path, "validationToken")?,
         Kind::Facebook if get => return facebook(req.path),
@@ -218,6 +218,16 @@ pub fn recognise(kind: Kind, req: &Incoming<'_>) -> Option<Challenge> {
         value,
         presented_token: None,
     })
+}
+
+/// X's CRC is unsigned and its answer is the HMAC its POST signatures use, so answering any
+/// token would sign anything an attacker asks for. Only tokens in the shape X sends (short,
+/// base64, hex or UUID characters) are answered: no JSON event body can be one.
+fn crc_token(token: String) -> Option<String> {
+    let shaped = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_=+/.".contains(&b));
+    (shaped && token.len() <= 256).then_some(token)
 }
 
 fn facebook(path: &str) -> Option<Challenge> {
@@ -354,6 +364,14 @@ mod tests {
             got(Kind::TwitterCrc, "GET", "/h?x=1&crc_token=9b45").as_deref(),
             Some("9b45")
         );
+        let event = "/h?crc_token=%7B%22for_user_id%22%3A%2212%22%7D";
+        assert_eq!(
+            got(Kind::TwitterCrc, "GET", event),
+            None,
+            "a JSON body is never signed"
+        );
+        let long = format!("/h?crc_token={}", "a".repeat(257));
+        assert_eq!(got(Kind::TwitterCrc, "GET", &long), None);
         let graph = "/h?validationToken=Validation%3a+Testing+client+application+reachability";
         let expect = Some("Validation: Testing client application reachability");
         assert_eq!(got(Kind::MicrosoftGraph, "POST", graph).as_deref(), expect);

@@ -323,3 +323,21 @@ async fn a_forged_challenge_is_refused_not_answered_and_not_forwarded() {
     }
     assert_eq!(tried.len(), 11, "{tried:?}");
 }
+
+#[tokio::test]
+async fn an_x_crc_token_that_could_be_an_event_body_is_never_signed() {
+    // The CRC answer is the HMAC X's POST signatures use; signing `{"..."}` would forge one.
+    let mut crc = genuine()
+        .into_iter()
+        .find(|c| c.scheme == "twitter")
+        .unwrap();
+    crc.path = "/hook?crc_token=%7B%22for_user_id%22%3A%222244994945%22%7D".into();
+    let (proxy, up) = start(&crc, "").await;
+    let (status, _, body) = crc.send(&proxy).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!String::from_utf8_lossy(&body).contains("sha256="));
+    assert_eq!(
+        (up.count(), handshakes_total(&proxy, "twitter").await),
+        (0, 0.0)
+    );
+}
