@@ -26,7 +26,7 @@ pub enum Kind {
     Dropbox,
     /// Microsoft Graph: `?validationToken=` (unsigned).
     MicrosoftGraph,
-    /// Discord interactions PING, `{"type":1}` (signed POST).
+    /// Discord PING: interactions `{"type":1}`, webhook events `{"type":0}` (signed POST).
     Discord,
     /// Xero "intent to receive": signed POSTs with an empty `events` list.
     Xero,
@@ -200,10 +200,7 @@ pub fn recognise(kind: Kind, req: &Incoming<'_>) -> Option<Challenge> {
             (kind == "webhook_callback_verification").then_some(())?;
             json(req.body)?.get("challenge")?.as_str()?.to_owned()
         }
-        Kind::Discord if post => {
-            (json(req.body)?.get("type")?.as_u64()? == 1).then_some(())?;
-            String::new()
-        }
+        Kind::Discord if post => discord(req.body)?,
         Kind::Xero if post && mentions(req.body, b"events") => {
             let events = json(req.body)?.get("events")?.as_array()?.len();
             (events == 0).then_some(())?;
@@ -218,6 +215,17 @@ pub fn recognise(kind: Kind, req: &Incoming<'_>) -> Option<Challenge> {
         value,
         presented_token: None,
     })
+}
+
+/// Discord's two PINGs: an interactions endpoint's `{"type":1}` (no `event`: a webhook-events
+/// EVENT is type 1 too, with one) as `"1"`, a webhook-events endpoint's `{"type":0}` as `"0"`.
+fn discord(body: &[u8]) -> Option<String> {
+    let body = json(body)?;
+    match body.get("type")?.as_u64()? {
+        1 if !body.contains_key("event") => Some("1".into()),
+        0 => Some("0".into()),
+        _ => None,
+    }
 }
 
 /// X's CRC is unsigned and its answer is the HMAC its POST signatures use, so answering any
@@ -459,12 +467,14 @@ mod tests {
             ),
             None
         );
-        assert!(recognise(
-            Kind::Discord,
-            &req("POST", "/d", &none, br#"{"id":"1","type":1,"version":1}"#)
-        )
-        .is_some());
-        assert!(recognise(Kind::Discord, &req("POST", "/d", &none, br#"{"type":2}"#)).is_none());
+        let discord = |body: &[u8]| value(Kind::Discord, "POST", "/d", &none, body);
+        let ping = br#"{"id":"1","type":1,"version":1}"#;
+        assert_eq!(discord(ping).as_deref(), Some("1"));
+        let events_ping = br#"{"version":1,"application_id":"11","type":0}"#;
+        assert_eq!(discord(events_ping).as_deref(), Some("0"));
+        let event = br#"{"version":1,"application_id":"11","type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#;
+        assert_eq!(discord(event), None, "a webhook event is a delivery");
+        assert_eq!(discord(br#"{"type":2}"#), None);
         let itr = br#"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"S0m3r4Nd0mt3xt"}"#;
         assert!(recognise(Kind::Xero, &req("POST", "/x", &none, itr)).is_some());
         assert!(recognise(

@@ -84,6 +84,7 @@ pub fn reply(challenge: &Challenge, handshake: &Handshake, key: Option<&Key>) ->
         }
         Kind::Okta => Reply::json(&serde_json::json!({ "verification": value })),
         Kind::Oura => Reply::json(&serde_json::json!({ "challenge": value })),
+        Kind::Discord if value == "0" => Some(Reply::empty(204)),
         Kind::Discord => Reply::json(&serde_json::json!({ "type": 1 })),
         Kind::Airship => {
             let code = std::str::from_utf8(handshake.verify_token.as_ref()?.expose()).ok()?;
@@ -241,7 +242,12 @@ mod tests {
             answer(Kind::Oura, "c1", Some("t"), None),
             json(r#"{"challenge":"c1"}"#)
         );
-        assert_eq!(answer(Kind::Discord, "", None, None), json(r#"{"type":1}"#));
+        assert_eq!(
+            answer(Kind::Discord, "1", None, None),
+            json(r#"{"type":1}"#)
+        );
+        // discord-interactions-js verifyWebhookEventMiddleware: 204, no body, no content type.
+        assert_eq!(answer(Kind::Discord, "0", None, None), Reply::empty(204));
         // Airship's Open Channels getting-started page: the validation code from the dashboard.
         let airship = answer(
             Kind::Airship,

@@ -222,8 +222,21 @@ async fn a_discord_ping_is_answered_after_its_ed25519_signature_verifies() {
         post(&url, &sign(command), command.to_vec()).await.0,
         StatusCode::OK
     );
-    assert_eq!(up.count(), 1);
-    assert_eq!(handshakes_total(&proxy, "discord").await, 1.0);
+    let events_ping = br#"{"version":1,"application_id":"11","type":0}"#;
+    let (status, headers, body) = post(&url, &sign(events_ping), events_ping.to_vec()).await;
+    assert_eq!((status, body.len()), (StatusCode::NO_CONTENT, 0));
+    assert!(headers.get("content-type").is_none());
+    let event = br#"{"version":1,"application_id":"11","type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#;
+    assert_eq!(
+        post(&url, &sign(event), event.to_vec()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        up.count(),
+        2,
+        "the command and the webhook event reach the upstream"
+    );
+    assert_eq!(handshakes_total(&proxy, "discord").await, 2.0);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod demo;
 mod forward;
 mod handshake_config;
 mod handshake_modes;
+mod handshake_vectors;
 mod handshakes;
 mod limits;
 mod logs;
