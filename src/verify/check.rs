@@ -315,7 +315,10 @@ pub fn encode(encoding: Encoding, bytes: &[u8]) -> String {
 pub fn parse_timestamp(s: &str, unit: TsUnit) -> Result<UnixMillis, Reason> {
     if unit == TsUnit::Rfc3339 {
         let format = &time::format_description::well_known::Rfc3339;
-        let t = time::OffsetDateTime::parse(s, format).map_err(|_| Reason::Malformed)?;
+        // Some senders (Orb) write no offset: read that as UTC.
+        let t = time::OffsetDateTime::parse(s, format)
+            .or_else(|_| time::OffsetDateTime::parse(&format!("{s}Z"), format))
+            .map_err(|_| Reason::Malformed)?;
         return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Reason::Malformed);
     }
     if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
