@@ -1,5 +1,6 @@
 //! Integration tests: one binary (`cargo test --test it`), one module per concern.
 
+mod any;
 mod catalogue;
 mod cli;
 mod config_errors;
