@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod demo;
 mod forward;
+mod layout;
 mod limits;
 mod logs;
 mod metrics;
