@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore;
 
 use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::cmd::explain;
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
 use crate::config::snapshot::Snapshot;
@@ -333,8 +334,11 @@ pub fn verify_cmd(
                     "check {} ({scheme}): invalid: {}: {}",
                     i + 1,
                     reason.as_str(),
-                    explain(reason)
+                    explain::reason_text(reason)
                 );
+                for line in explain::expectations(check, &captured.headers) {
+                    let _ = writeln!(out, "  {line}");
+                }
                 for s in &check.secrets {
                     let _ = writeln!(out, "  secret {}", describe(&s.secret, now));
                 }
@@ -348,17 +352,6 @@ pub fn verify_cmd(
     };
     writeln!(out, "{verdict}").map_err(|e| usage(e.to_string()))?;
     Ok(code)
-}
-
-fn explain(reason: crate::verify::Reason) -> &'static str {
-    use crate::verify::Reason::*;
-    match reason {
-        Missing => "a signature, timestamp, id or key header the scheme needs is absent",
-        Malformed => "a header is present but unreadable (encoding, prefix, repeated line, timestamp)",
-        Invalid => "no signature matches any secret active at this time (wrong secret, or body/timestamp changed)",
-        Stale => "the signed timestamp is outside the route's tolerance",
-        NoActiveSecret => "no secret of this check is active at this time",
-    }
 }
 
 /// Reads a file, or stdin for `-`.

@@ -174,6 +174,13 @@ fn sign_output_fed_to_verify_exits_0_and_a_tampered_body_exits_2() {
     let bad = sign_then_verify(&file, &["--timestamp", &ts], tampered, NOW_S);
     assert_exit(&bad, 2, "verify of a tampered body");
     assert!(stdout(&bad).contains("invalid"), "{}", stdout(&bad));
+    let said = stdout(&bad);
+    assert!(
+        said.contains("header `stripe-signature`: `t=<timestamp>,v1=<lowercase hex HMAC-SHA256>`")
+            && said.contains("here present")
+            && said.contains("signed bytes: {timestamp}.{body}"),
+        "verify explains what it read and expected: {said}"
+    );
     assert_no_secret(&bad, &["SEKRET-inline", "SEKRET-from-file"], "verify");
 }
 
