@@ -18,7 +18,7 @@ use crate::verify::catalogue::{self, Kind};
 use crate::verify::scheme::TsUnit;
 use crate::verify::secret::{Secret, UnixMillis};
 use crate::verify::sign::{sign, Delivery};
-use crate::verify::{verify_check, CheckKind, Request};
+use crate::verify::{verify_check, Check, CheckKind, Request};
 
 /// A command's failure: what to print on stderr and the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,6 @@ fn load_snapshot(path: &Path) -> Result<Snapshot, Failure> {
 /// `hookguard check`: validates and lists routes, checks, secret ids, fingerprints, windows.
 pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Failure> {
     let snap = load_snapshot(path)?;
-    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| usage(e.to_string()));
     w(out, format!("config {}: valid", path.display()))?;
     w(
         out,
@@ -77,10 +76,8 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
         )?;
         for (i, c) in r.checks.iter().enumerate() {
             w(out, format!("  check {} scheme {}", i + 1, c.scheme))?;
-            for s in &c.secrets {
-                w(out, format!("    secret {}", describe(&s.secret, now)))?;
-            }
-            if !c.secrets.iter().any(|s| s.secret.window.contains(now)) {
+            check_lines(c, now, "    ", out)?;
+            if c.active_secrets(now) == 0 {
                 w(
                     out,
                     "    WARNING: no secret is active now: every request will be rejected".into(),
@@ -89,6 +86,29 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
         }
     }
     Ok(EXIT_OK)
+}
+
+fn w(out: &mut dyn Write, s: String) -> Result<(), Failure> {
+    writeln!(out, "{s}").map_err(|e| usage(e.to_string()))
+}
+
+/// A check's secrets, and for an `any:` each option with its secrets, one line each.
+fn check_lines(
+    c: &Check,
+    now: UnixMillis,
+    indent: &str,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    if let CheckKind::Any(options) = &c.kind {
+        for (i, o) in options.iter().enumerate() {
+            w(out, format!("{indent}option {} scheme {}", i + 1, o.scheme))?;
+            check_lines(o, now, &format!("{indent}  "), out)?;
+        }
+    }
+    for s in &c.secrets {
+        w(out, format!("{indent}secret {}", describe(&s.secret, now)))?;
+    }
+    Ok(())
 }
 
 /// `id fingerprint=... state not_before=... expires=...`.

@@ -185,4 +185,23 @@ async fn the_proxy_forwards_either_protocol_names_the_secrets_and_counts_every_o
         "the github option found no signature twice"
     );
     assert_eq!(count("invalid", ""), 1.0, "the wrong password");
+    for id in ["hmac-new", "basic-old"] {
+        let labels = [("route", "migrate"), ("secret_id", id)];
+        assert_eq!(
+            metric_value(&m, "hookguard_secret_info", &labels),
+            1.0,
+            "{id}: {m}"
+        );
+        let used = metric_value(&m, "hookguard_secret_last_used_timestamp_seconds", &labels);
+        assert!(used > 1.7e9, "{id} last used: {used}");
+    }
+}
+
+#[test]
+fn check_lists_every_option_with_its_secrets_and_counts_them_active() {
+    let snap = load_yaml(&one_route("", MIGRATION));
+    let check = &snap.routes[0].checks[0];
+    let ids: Vec<&str> = check.all_secrets().iter().map(|s| &*s.secret.id).collect();
+    assert_eq!(ids, ["hmac-new", "basic-old"]);
+    assert_eq!(check.active_secrets(NOW_S * 1000), 2);
 }
