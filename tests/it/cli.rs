@@ -487,3 +487,36 @@ fn gen_secret_writes_each_providers_native_form() {
         "unknown scheme",
     );
 }
+
+#[test]
+fn the_example_config_passes_check_with_its_secrets_provided() {
+    let text = include_str!("../../config.example.yaml");
+    let file = ConfigFile::new(text);
+    std::fs::create_dir_all(file.dir.path().join("secrets")).expect("secrets dir");
+    file.write("secrets/expedia-old", b"old-expedia-secret\n");
+    let env = [
+        ("EXPEDIA_API_KEY", "k"),
+        ("EXPEDIA_SECRET", "e"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_s"),
+        ("GITHUB_WEBHOOK_SECRET", "g"),
+        ("PADDLE_WEBHOOK_SECRET", "pdl"),
+        ("MIGRATING_WHSEC", "whsec_aGVsbG8gd29ybGQ="),
+        ("MIGRATING_BASIC", "user:password"),
+        ("PARTNER_URL_SECRET", "u"),
+        ("PARTNER_SECRET_HEX", "a1b2c3"),
+    ];
+    let out = hookguard(&["check", "--config", path(&file.path)], &env);
+    assert_exit(&out, 0, "config.example.yaml");
+    let text = stdout(&out);
+    for route in [
+        "expedia",
+        "stripe",
+        "github",
+        "paddle",
+        "partner-migrating",
+        "partner-url",
+        "partner",
+    ] {
+        assert!(text.contains(&format!("route {route} ")), "{route}: {text}");
+    }
+}
