@@ -407,28 +407,24 @@ fn sign_and_verify_take_the_url_and_method_a_url_signed_scheme_covers() {
     let headers = file.write("headers.txt", stdout(&signed).as_bytes());
     let (h, b) = (path(&headers), path(&body));
     let verdict = |more: &[&str]| hookguard(&verify_args(config, h, b, more), &[]);
-    assert_exit(
-        &verdict(&["--url", url, "--method", "PUT"]),
-        0,
-        "same URL and method",
-    );
-    let other_query = "https://hooks.example.com/hook/in?shop=b";
-    assert_exit(
-        &verdict(&["--url", other_query, "--method", "PUT"]),
-        2,
-        "another query",
-    );
-    assert_exit(
-        &verdict(&["--url", url, "--method", "POST"]),
-        2,
-        "another method",
-    );
-    let other_host = "https://evil.example.com/hook/in?shop=a";
-    assert_exit(
-        &verdict(&["--url", other_host, "--method", "PUT"]),
-        2,
-        "another host",
-    );
+    for (url, method, code, what) in [
+        (url, "PUT", 0, "same URL and method"),
+        (
+            "https://hooks.example.com/hook/in?shop=b",
+            "PUT",
+            2,
+            "another query",
+        ),
+        (url, "POST", 2, "another method"),
+        (
+            "https://evil.example.com/hook/in?shop=a",
+            "PUT",
+            2,
+            "another host",
+        ),
+    ] {
+        assert_exit(&verdict(&["--url", url, "--method", method]), code, what);
+    }
 }
 
 #[test]
