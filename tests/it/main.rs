@@ -15,6 +15,7 @@ mod reject;
 mod reload;
 mod rotation;
 mod schemes;
+mod sdk;
 mod shutdown;
 mod support;
 mod tls;
