@@ -7,6 +7,8 @@ mod forward;
 mod limits;
 mod logs;
 mod metrics;
+mod misc_keys;
+mod misc_schemes;
 mod net;
 mod reject;
 mod reload;
