@@ -243,20 +243,15 @@ fn verify_hmac<'a>(
     tolerance_ms: i64,
     now: UnixMillis,
 ) -> Result<Arc<str>, Reason> {
-    let claims = claims(spec, req)?;
-    let decoded: Vec<Vec<Vec<u8>>> = claims
-        .iter()
-        .map(|c| decode_some(spec, &c.signatures))
-        .collect();
-    if decoded.iter().all(Vec::is_empty) {
-        return Err(Reason::Malformed);
-    }
-    // Stale unless some claim was in the window and compared.
-    let mut outcome = Reason::Stale;
-    for (claim, sigs) in claims.iter().zip(&decoded) {
+    // Malformed unless some claim has a readable signature; then stale unless some claim was
+    // in the window and compared.
+    let mut outcome = Reason::Malformed;
+    for claim in &claims(spec, req)? {
+        let sigs = decode_some(spec, &claim.signatures);
         if sigs.is_empty() {
             continue;
         }
+        outcome = outcome.closer(Reason::Stale);
         if let Some(stamp) = claim.stamp {
             let at = match stamp {
                 Stamp::Millis(ms) => ms,

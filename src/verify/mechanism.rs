@@ -87,7 +87,10 @@ fn stamp(header: Option<&'static str>, unit: TsUnit) -> Option<TimestampSpec> {
 
 /// Recharge: `X-Recharge-Hmac-Sha256` is, despite its name, the lowercase hex of plain
 /// SHA-256 over the client secret followed by the body. A plain header over the generic
-/// engine, with the key-prefixed digest in place of the HMAC.
+/// engine, with the key-prefixed digest in place of the HMAC. Unlike an HMAC, such a digest
+/// can be extended: whoever saw one delivery can sign that body followed by SHA-256 padding
+/// and bytes of their choosing. hookguard verifies what Recharge sends; a receiver should
+/// refuse a body with bytes after its JSON value.
 fn recharge() -> SigSpec {
     let fields = Fields {
         headers: vec!["x-recharge-hmac-sha256"],
