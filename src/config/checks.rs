@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
-use crate::config::secrets::compile_secret;
+use crate::config::secrets::{compile_secret, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
+use crate::verify::mechanism;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind};
 
@@ -149,7 +150,11 @@ fn scheme_check(
             );
             return Err(ctx.err(s.referenced, msg));
         }
-        secrets.push(compile_secret(ctx, name, key_encoding, &kind, s)?);
+        let key = KeyForm {
+            encoding: key_encoding,
+            strip_prefix: &row.secret_strip_prefix,
+        };
+        secrets.push(compile_secret(ctx, name, &key, &kind, s)?);
     }
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
@@ -198,6 +203,9 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             })
         }
         (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (Some(m), Kind::Hmac) if mechanism::NAMES.contains(&m) => {
+            mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
+        }
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",

@@ -6,12 +6,21 @@
 
 pub mod catalogue;
 pub mod check;
+pub mod claim;
+pub mod contentful;
 pub mod extract;
+pub mod graphcms;
+pub mod hook0;
+pub mod linear;
 pub mod mac;
+pub mod mechanism;
+pub mod pusher;
 pub mod reason;
+pub mod recurly;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
+pub mod worldpay;
 
 pub use check::{
     decode, encode, parse_timestamp, payload, verify, verify_check, Check, CheckKind,
