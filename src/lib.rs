@@ -22,11 +22,16 @@
 //!   - `scheme`: the provider presets as data, and the generic payload template.
 //!   - `reason`: why a check rejected (the `result` label of the verification metric).
 //!   - `extract`: reading signatures, timestamps, ids and keys from headers.
+//!   - `claim`: the request as verification reads it, and the claims (signed bytes,
+//!     signatures, time, key id) a scheme reads from it.
 //!   - `check`: verification: checks, request bytes and `now` in, a verdict out.
 //!   - `client_state`: Microsoft Graph's `value[].clientState` read from the body.
 //!   - `challenge`: provider handshakes: their kinds and how each challenge is recognised.
 //!   - `reply`: the exact answer (and documented refusal) each handshake requires.
 //!   - `handshake`: whether a challenge is genuine and whether to answer, refuse or forward it.
+//!   - `mechanism`: the providers that are code, not data, by `mechanism:` name; one module
+//!     each reads a delivery into claims and signs as its sender: `hook0` (Coinbase CDP),
+//!     `contentful`, `graphcms` (Hygraph), `recurly`, `linear`, `pusher`, `worldpay`.
 //!   - `sign`: the headers a sender would attach (the `sign` command, the demo, tests).
 //! - `config/`: from YAML to the immutable snapshot.
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.

@@ -8,9 +8,10 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
 use crate::config::handshakes;
-use crate::config::secrets::compile_secret;
+use crate::config::secrets::{compile_secret, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
+use crate::verify::mechanism;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind};
 
@@ -128,7 +129,7 @@ fn scheme_check(
     foreign_fields(c, row).map_err(|m| fail(ctx, m))?;
     let kind = kind(c, row, route).map_err(|m| fail(ctx, m))?;
     let label = format!("route `{name}`, scheme `{}`", row.id);
-    let handshake = handshakes::compile(ctx, &label, row, c, at)?;
+    let handshake = handshakes::compile(ctx, &label, row, c)?;
     let key_encoding = match row.mechanism.as_deref() {
         Some("generic") => c.secret_encoding.as_deref().unwrap_or("utf8"),
         _ => row.secret_encoding.as_deref().unwrap_or("utf8"),
@@ -153,7 +154,11 @@ fn scheme_check(
             );
             return Err(ctx.err(s.referenced, msg));
         }
-        secrets.push(compile_secret(ctx, name, key_encoding, &kind, s)?);
+        let key = KeyForm {
+            encoding: key_encoding,
+            strip_prefix: &row.secret_strip_prefix,
+        };
+        secrets.push(compile_secret(ctx, name, &key, &kind, s)?);
     }
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
@@ -191,12 +196,12 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
     let row_header = row.header.as_ref().and_then(|h| h.names().first().copied());
     let mut spec = match (row.mechanism.as_deref(), row.kind) {
         (Some("generic"), _) => generic(c)?,
-        (Some("api-key"), _) => {
+        (None, Kind::ApiKey) => {
             let header = header(row_header)?;
             let bearer = header == http::header::AUTHORIZATION;
             return Ok(CheckKind::ApiKey { header, bearer });
         }
-        (Some("basic"), _) => return Ok(CheckKind::Basic),
+        (None, Kind::Basic) => return Ok(CheckKind::Basic),
         (Some("microsoft-graph"), _) => return Ok(CheckKind::ClientState),
         (None, Kind::Token) => {
             return Ok(CheckKind::Token {
@@ -204,6 +209,9 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             })
         }
         (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (Some(m), Kind::Hmac) if mechanism::NAMES.contains(&m) => {
+            mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
+        }
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",

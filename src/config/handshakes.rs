@@ -26,22 +26,16 @@ pub fn compile(
     label: &str,
     row: &Row,
     c: &CheckConfig,
-    at: Location,
 ) -> Result<Option<Handshake>, ConfigError> {
     let Some(kind) = kind(row) else {
         return Ok(None);
     };
     let forward = c.handshake.as_deref() == Some("forward");
+    // Without a verify token a challenge that needs one is not answered: it goes the ordinary
+    // way (refused in enforce mode, as an unsigned GET is), so a route that only verifies
+    // signatures keeps working as before.
     let verify_token = match &c.verify_token {
         Some(source) => Some(token(ctx, label, &source.value, source.referenced)?),
-        None if kind.needs_token() && !forward => {
-            let msg = format!(
-                "{label}: `verify_token` is required (one of `value`, `env`, `file`): the token you gave {} when you registered the URL, which hookguard checks and answers its `{}` handshake with; or set `handshake: forward`",
-                row.name,
-                kind.as_str()
-            );
-            return Err(ctx.err(at, msg));
-        }
         None => None,
     };
     Ok(Some(Handshake {

@@ -1,6 +1,8 @@
 //! Secrets as configured (`value`, `env` or `file`) resolved into key bytes, their validity
 //! window and their prepared MAC state.
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use serde_saphyr::{Location, Spanned};
 
@@ -10,11 +12,21 @@ use crate::verify::mac::PreparedMac;
 use crate::verify::secret::{Key, Secret, Window};
 use crate::verify::{CheckKind, CompiledSecret};
 
+/// How a scheme's secrets, as the provider hands them out, become key bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyForm<'a> {
+    /// `utf8`, `hex`, `base64` or `whsec` (see [`decode_key`]).
+    pub encoding: &'a str,
+    /// Prefixes of which one, when the secret starts with it, is removed first (Clearbit's SDK
+    /// keys with the API key minus its `sk_`/`pk_`).
+    pub strip_prefix: &'a [String],
+}
+
 /// Resolves one configured secret into key bytes, its window and its prepared MAC.
 pub fn compile_secret(
     ctx: &mut Ctx<'_>,
     route: &str,
-    key_encoding: &str,
+    key_form: &KeyForm<'_>,
     kind: &CheckKind,
     s: &Spanned<SecretConfig>,
 ) -> Result<CompiledSecret, ConfigError> {
@@ -23,8 +35,9 @@ pub fn compile_secret(
     if cfg.id.trim().is_empty() {
         return Err(ctx.err(at, format!("route `{route}`: a secret has an empty `id`")));
     }
-    let raw = secret_bytes(ctx, &label, cfg, at)?;
-    let key = decode_key(key_encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
+    let raw = strip_prefix(secret_bytes(ctx, &label, cfg, at)?, key_form.strip_prefix);
+    let key =
+        decode_key(key_form.encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
     let window = Window {
         not_before: cfg.not_before.as_ref().map(|t| t.value.0),
         expires: cfg.expires.as_ref().map(|t| t.value.0),
@@ -79,6 +92,23 @@ fn secret_bytes(
     }
 }
 
+/// Standard base64 as the Standard Webhooks libraries read a `whsec_` key (Python's
+/// `b64decode`): padding optional, non-zero trailing bits ignored.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The secret without the first of `prefixes` it starts with.
+fn strip_prefix(mut raw: Vec<u8>, prefixes: &[String]) -> Vec<u8> {
+    if let Some(p) = prefixes.iter().find(|p| raw.starts_with(p.as_bytes())) {
+        raw.drain(..p.len());
+    }
+    raw
+}
+
 /// Turns configured secret bytes into key bytes: `whsec` (an optional `whsec_` prefix, then
 /// base64 whose missing `=` padding is restored, as the Standard Webhooks libraries do), `hex`,
 /// `base64`, or the bytes themselves (`utf8`).
@@ -87,10 +117,8 @@ pub fn decode_key(key_encoding: &str, raw: Vec<u8>) -> Result<Key, String> {
     let bytes = match key_encoding {
         "whsec" => {
             let b64 = raw.strip_prefix(b"whsec_").unwrap_or(&raw).trim_ascii();
-            let mut padded = b64.to_vec();
-            padded.resize(b64.len().div_ceil(4) * 4, b'=');
-            STANDARD
-                .decode(&padded)
+            LENIENT
+                .decode(b64)
                 .map_err(|_| "is not `whsec_` followed by base64".to_owned())?
         }
         "hex" => hex::decode(raw.trim_ascii())
@@ -114,10 +142,22 @@ mod tests {
     fn whsec_keys_decode_with_or_without_prefix_and_padding() {
         let full = decode_key("whsec", b"whsec_aGVsbG8=".to_vec()).expect("padded");
         let bare = decode_key("whsec", b"aGVsbG8".to_vec()).expect("unpadded, no prefix");
+        // Non-zero trailing bits, as Python's b64decode accepts them ("aGVsbG9" is "hello").
+        let loose = decode_key("whsec", b"whsec_aGVsbG9".to_vec()).expect("trailing bits");
+        assert_eq!(loose.expose(), b"hello");
         assert_eq!(full.expose(), b"hello");
         assert_eq!(bare.expose(), b"hello");
         assert!(decode_key("whsec", b"whsec_!!".to_vec()).is_err());
         assert!(decode_key("whsec", b"whsec_".to_vec()).is_err());
+    }
+
+    #[test]
+    fn a_listed_prefix_is_stripped_once_and_others_are_kept() {
+        let strip = ["sk_".to_owned(), "pk_".to_owned()];
+        assert_eq!(strip_prefix(b"sk_abc".to_vec(), &strip), b"abc");
+        assert_eq!(strip_prefix(b"pk_sk_abc".to_vec(), &strip), b"sk_abc");
+        assert_eq!(strip_prefix(b"abc_sk_".to_vec(), &strip), b"abc_sk_");
+        assert_eq!(strip_prefix(b"sk_abc".to_vec(), &[]), b"sk_abc");
     }
 
     #[test]

@@ -82,8 +82,7 @@ impl OneOrMany {
     }
 }
 
-/// One provider. Field meanings: `/work/research/ROWS.md` of the catalogue issue, mirrored in
-/// docs/providers.md.
+/// One provider; the fields' meanings are in docs/providers.md ("How a row is written").
 #[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +125,8 @@ pub struct Row {
     pub encoding: Option<String>,
     #[serde(default)]
     pub secret_encoding: Option<String>,
+    #[serde(default)]
+    pub secret_strip_prefix: Vec<String>,
     #[serde(default)]
     pub tolerance: Option<String>,
     #[serde(default)]

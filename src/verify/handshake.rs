@@ -81,10 +81,12 @@ pub fn decide(
         Trust::Forwarded => return Step::Forward { verified },
         Trust::Signed => verified,
         Trust::Unsigned => true,
-        // With `handshake: forward` and no token configured, the upstream checks it.
+        // With `handshake: forward` and no token configured, the upstream checks it; with
+        // neither, hookguard cannot tell, and the request goes the ordinary way.
         Trust::Token => match &hs.verify_token {
             Some(token) => challenge::token_matches(&found.challenge, Some(token)),
-            None => hs.forward,
+            None if hs.forward => true,
+            None => return Step::Ordinary,
         },
     };
     if !genuine {
@@ -329,6 +331,11 @@ mod tests {
             "{refused:?}"
         );
         assert_eq!(run(&meta, "GET", bad, &none, b"", true), Step::Ordinary);
+        let no_token = [check("whatsapp", &[open("app-secret")], false, None)];
+        assert_eq!(
+            run(&no_token, "GET", good, &none, b"", false),
+            Step::Ordinary
+        );
         let upstream_checks = [check("whatsapp", &[open("app-secret")], true, None)];
         assert_eq!(
             run(&upstream_checks, "GET", bad, &none, b"", false),

@@ -7,15 +7,24 @@
 pub mod catalogue;
 pub mod challenge;
 pub mod check;
+pub mod claim;
 pub mod client_state;
+pub mod contentful;
 pub mod extract;
+pub mod graphcms;
 pub mod handshake;
+pub mod hook0;
+pub mod linear;
 pub mod mac;
+pub mod mechanism;
+pub mod pusher;
 pub mod reason;
+pub mod recurly;
 pub mod reply;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
+pub mod worldpay;
 
 pub use check::{
     decode, encode, parse_timestamp, payload, verify, verify_check, Check, CheckKind,

@@ -1,6 +1,6 @@
-//! Handshake config: `verify_token:` (from `value`, `env` or `file`) is required where the
-//! provider's challenge needs it unless `handshake: forward`, refused where no handshake uses
-//! it, and never printed: not in config errors, not in `Debug`, not in logs; and the request
+//! Handshake config: `verify_token:` (from `value`, `env` or `file`) lets hookguard answer the
+//! challenges that need one (without it they go the ordinary way), is refused where no
+//! handshake uses it, and is never printed: not in config errors, not in `Debug`, not in logs; and the request
 //! line logs an answered handshake with outcome `handshake`.
 
 #![allow(clippy::unwrap_used)]
@@ -31,8 +31,8 @@ fn error(yaml: &str) -> String {
     }
 }
 
-#[test]
-fn a_verify_token_is_required_where_the_answer_needs_one_unless_the_challenge_is_forwarded() {
+#[tokio::test]
+async fn without_a_verify_token_a_token_challenge_is_not_answered_and_goes_the_ordinary_way() {
     for scheme in [
         "facebook-graph-api",
         "facebook-messenger",
@@ -41,15 +41,26 @@ fn a_verify_token_is_required_where_the_answer_needs_one_unless_the_challenge_is
         "oura",
         "airship",
     ] {
-        let message = error(&check(scheme, ""));
-        assert!(message.contains("hookguard.yaml:7:7:"), "{message}");
-        assert!(message.contains("`verify_token` is required"), "{message}");
+        ConfigFile::new(&check(scheme, "")).load().unwrap();
         ConfigFile::new(&check(scheme, "handshake: forward\n"))
             .load()
             .unwrap();
         let with_token = check(scheme, &format!("verify_token:\n  value: {TOKEN}\n"));
         ConfigFile::new(&with_token).load().unwrap();
     }
+    let mut meta = genuine()
+        .into_iter()
+        .find(|c| c.scheme == "whatsapp")
+        .unwrap();
+    meta.check_extra = "";
+    let (proxy, up) = start(&meta, "").await;
+    let (status, _, body) = meta.send(&proxy).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:?}");
+    assert_eq!(up.count(), 0);
+    assert_eq!(
+        crate::handshakes::handshakes_total(&proxy, "whatsapp").await,
+        0.0
+    );
 }
 
 #[test]

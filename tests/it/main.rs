@@ -1,5 +1,7 @@
 //! Integration tests: one binary (`cargo test --test it`), one module per concern.
 
+mod any;
+mod catalogue;
 mod cli;
 mod config_errors;
 mod demo;
@@ -8,14 +10,18 @@ mod handshake_config;
 mod handshake_modes;
 mod handshake_vectors;
 mod handshakes;
+mod layout;
 mod limits;
 mod logs;
 mod metrics;
+mod misc_keys;
+mod misc_schemes;
 mod net;
 mod reject;
 mod reload;
 mod rotation;
 mod schemes;
+mod sdk;
 mod shutdown;
 mod support;
 mod tls;
