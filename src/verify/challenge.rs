@@ -206,8 +206,12 @@ pub fn recognise(kind: Kind, req: &Incoming<'_>) -> Option<Challenge> {
             (events == 0).then_some(())?;
             String::new()
         }
-        Kind::Notion if post => exactly(req.body, &["verification_token"])?,
-        Kind::SfmcEns if post => exactly(req.body, &["callbackId", "verificationKey"])?,
+        Kind::Notion if post && mentions(req.body, b"verification_token") => {
+            exactly(req.body, &["verification_token"])?
+        }
+        Kind::SfmcEns if post && mentions(req.body, b"verificationKey") => {
+            exactly(req.body, &["callbackId", "verificationKey"])?
+        }
         _ => return None,
     };
     Some(Challenge {
