@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
-use crate::config::secrets::compile_secret;
+use crate::config::secrets::{compile_secret, with_public_keys};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
+use crate::verify::pubkey::KeyAlg;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind};
 
@@ -151,6 +152,7 @@ fn scheme_check(
         }
         secrets.push(compile_secret(ctx, name, key_encoding, &kind, s)?);
     }
+    let kind = with_public_keys(kind, &secrets);
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
         (None, Some(own)) => crate::config::parse_duration(own)
@@ -198,6 +200,7 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             })
         }
         (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (None, Kind::Ed25519 | Kind::EcdsaP256) => row.spec()?,
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",
@@ -215,7 +218,17 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         };
         spec.public_url = url.to_owned();
     }
-    Ok(CheckKind::Hmac(spec))
+    Ok(match row.kind {
+        Kind::Ed25519 => CheckKind::PublicKey {
+            spec,
+            alg: KeyAlg::Ed25519,
+        },
+        Kind::EcdsaP256 => CheckKind::PublicKey {
+            spec,
+            alg: KeyAlg::EcdsaP256,
+        },
+        _ => CheckKind::Hmac(spec),
+    })
 }
 
 /// The names of the optional fields this check sets.

@@ -7,7 +7,10 @@
 pub mod catalogue;
 pub mod check;
 pub mod extract;
+pub mod keyform;
 pub mod mac;
+pub mod privkey;
+pub mod pubkey;
 pub mod reason;
 pub mod scheme;
 pub mod secret;

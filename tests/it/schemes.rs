@@ -238,6 +238,12 @@ pub fn deliver(case: &Case, snap: &Snapshot, which: usize, body: &[u8], ts: &str
         )],
         CheckKind::Token { header } => vec![(header.to_string(), key.to_owned())],
         CheckKind::Any(_) => panic!("{}: the table's checks are single schemes", case.name),
+        CheckKind::PublicKey { .. } => {
+            panic!(
+                "{}: public-key schemes sign with a private key (tests/it/pubkey.rs)",
+                case.name
+            )
+        }
     };
     let mut signed = Signed {
         headers: base,
