@@ -8,6 +8,8 @@ mod limits;
 mod logs;
 mod metrics;
 mod net;
+mod pubkey;
+mod pubkey_proxy;
 mod reject;
 mod reload;
 mod rotation;

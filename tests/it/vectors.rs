@@ -16,16 +16,17 @@ const SCHEMES: &[(&str, &str)] = &[
     ("svix", "svix"),
     ("slack", "slack"),
     ("shopify", "shopify"),
+    ("sendgrid", "sendgrid"),
 ];
 
-fn field<'a>(v: &'a Value, key: &str) -> &'a str {
+pub fn field<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("vector field `{key}` is not a string: {v}"))
 }
 
 /// The route YAML for one vector: its scheme, every secret as an inline `value:`.
-fn config_for(scheme: &str, secrets: &[Value]) -> String {
+pub fn config_for(scheme: &str, secrets: &[Value]) -> String {
     let mut verify = format!("scheme: {scheme}\nsecrets:\n");
     for (i, s) in secrets.iter().enumerate() {
         let secret = s.as_str().expect("secrets are strings");
@@ -36,7 +37,7 @@ fn config_for(scheme: &str, secrets: &[Value]) -> String {
 }
 
 /// The vector's headers; a list value arrives as several lines.
-fn header_map(v: &Value) -> HeaderMap {
+pub fn header_map(v: &Value) -> HeaderMap {
     let mut map = HeaderMap::new();
     let object = v["headers"].as_object().expect("headers is an object");
     for (name, value) in object {
@@ -53,7 +54,7 @@ fn header_map(v: &Value) -> HeaderMap {
     map
 }
 
-fn body(v: &Value) -> Vec<u8> {
+pub fn body(v: &Value) -> Vec<u8> {
     match v.get("body_b64") {
         Some(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().expect("body_b64 is a string"))
