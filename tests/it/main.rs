@@ -14,6 +14,7 @@ mod reject;
 mod reload;
 mod rotation;
 mod schemes;
+mod sdk_pubkey;
 mod shutdown;
 mod support;
 mod tls;

@@ -27,6 +27,11 @@ pub const SCHEMES: [&str; 5] = ["discord", "sendgrid", "standard-webhooks", "svi
 /// DER SubjectPublicKeyInfo prefix of a P-256 key (RFC 5480), before the 65-byte point.
 const P256_SPKI: &str = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
 
+/// PKCS#8 v1 (RFC 8410) of an Ed25519 key, before the 32-byte seed.
+const ED25519_PKCS8_V1: &[u8] = &[
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
 /// A sender's key pair for `scheme`: the private key and the public key written the way the
 /// provider hands it out (Discord hex, Telnyx base64, SendGrid base64 DER, `whpk_`).
 pub struct Sender {
@@ -52,11 +57,15 @@ fn pem(label: &str, der: &[u8]) -> String {
 pub fn sender(scheme: &str) -> Sender {
     let rng = SystemRandom::new();
     let pkcs8 = if scheme == "sendgrid" {
-        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap()
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        pkcs8.as_ref().to_vec()
     } else {
-        Ed25519KeyPair::generate_pkcs8(&rng).unwrap()
+        // ring writes PKCS#8 v2 (seed at bytes 16..48, then the public key); `openssl genpkey`
+        // writes v1, the seed alone, which is what users hold and what Python reads.
+        let v2 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        [ED25519_PKCS8_V1, &v2.as_ref()[16..48]].concat()
     };
-    let pem = pem("PRIVATE KEY", pkcs8.as_ref());
+    let pem = pem("PRIVATE KEY", &pkcs8);
     let key = PrivateKey::parse(pem.as_bytes(), &rng).unwrap();
     let raw = key.public_key();
     let public = match scheme {
