@@ -138,7 +138,7 @@ pub fn no_shared_secret(row: &Row) -> Option<String> {
     };
     Some(format!(
         "scheme `{id}` has no shared secret to generate: {name} signs with its own {alg} private key and hands out the public key. \
-Put that public key ({form}) in the secret's `value`, `env` or `file` (see {docs}). \
+Put that public key in the secret's `value`, `env` or `file`; it is {form} (see {docs}). \
 To test without {name}: `openssl genpkey {genpkey} -out sender.pem`, configure the output of `openssl pkey -in sender.pem -pubout` as the secret, \
 and sign with `hookguard sign --private-key sender.pem`.",
         id = row.id,
