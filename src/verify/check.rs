@@ -317,13 +317,16 @@ fn verify_public<'a>(
 ) -> Result<Arc<str>, Reason> {
     let found = pubkey::presented(spec, req.headers)?;
     let active: Vec<&CompiledSecret> = active.collect();
-    // Entries of a kind no active secret can check count as absent, as in an HMAC check.
-    let decoded = |sigs: &[&str], usable: bool, ok: &dyn Fn(usize) -> bool| -> Vec<Vec<u8>> {
-        let all = sigs
-            .iter()
-            .filter(|_| usable)
-            .filter_map(|s| decode(spec.encoding, s));
-        all.filter(|b| ok(b.len())).collect()
+    // Decodable signatures of a length `fits`; entries of a kind no active secret can check
+    // count as absent, as a `v1a` entry does in an HMAC-only check.
+    let decoded = |sigs: &[&str], checkable: bool, fits: &dyn Fn(usize) -> bool| {
+        let all = sigs.iter().filter_map(|s| decode(spec.encoding, s));
+        let usable: Vec<Vec<u8>> = all.filter(|b| fits(b.len())).collect();
+        if checkable {
+            usable
+        } else {
+            Vec::new()
+        }
     };
     let has_keys = active.iter().any(|s| s.public.is_some());
     let has_macs = active.iter().any(|s| s.mac.is_some());

@@ -9,6 +9,7 @@ mod logs;
 mod metrics;
 mod net;
 mod pubkey;
+mod pubkey_keys;
 mod pubkey_proxy;
 mod reject;
 mod reload;
