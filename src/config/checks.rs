@@ -8,10 +8,11 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
 use crate::config::handshakes;
-use crate::config::secrets::{compile_secret, KeyForm};
+use crate::config::secrets::{compile_secret, with_public_keys, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
 use crate::verify::mechanism;
+use crate::verify::pubkey::KeyAlg;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind};
 
@@ -160,6 +161,7 @@ fn scheme_check(
         };
         secrets.push(compile_secret(ctx, name, &key, &kind, s)?);
     }
+    let kind = with_public_keys(kind, &secrets);
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
         (None, Some(own)) => crate::config::parse_duration(own)
@@ -212,6 +214,7 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         (Some(m), Kind::Hmac) if mechanism::NAMES.contains(&m) => {
             mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
         }
+        (None, Kind::Ed25519 | Kind::EcdsaP256) => row.spec()?,
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",
@@ -229,7 +232,17 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         };
         spec.public_url = url.to_owned();
     }
-    Ok(CheckKind::Hmac(spec))
+    Ok(match row.kind {
+        Kind::Ed25519 => CheckKind::PublicKey {
+            spec,
+            alg: KeyAlg::Ed25519,
+        },
+        Kind::EcdsaP256 => CheckKind::PublicKey {
+            spec,
+            alg: KeyAlg::EcdsaP256,
+        },
+        _ => CheckKind::Hmac(spec),
+    })
 }
 
 /// The names of the optional fields this check sets.
