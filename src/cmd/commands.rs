@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore;
 
 use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::cmd::sign_coded;
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
 use crate::config::snapshot::Snapshot;
@@ -184,7 +185,30 @@ pub fn sign_cmd(
         None => route.checks.clone(),
     };
     let mut signed_any = false;
+    let mut body = args.body.to_vec();
+    let mut rewritten = false;
     for check in &checks {
+        if sign_coded::applies(check) {
+            let input = sign_coded::Input {
+                secret: args.secret,
+                now,
+                method: args.method,
+                path: &path,
+                body: &body,
+                timestamp: args.timestamp,
+                id: args.id,
+            };
+            let signed = sign_coded::sign(check, &input)
+                .map_err(|m| usage(format!("route `{}`: {m}", route.name)))?;
+            for (name, value) in &signed.headers {
+                writeln!(out, "{name}: {value}").map_err(|e| usage(e.to_string()))?;
+            }
+            if let Some(signed_body) = signed.body {
+                (body, rewritten) = (signed_body, true);
+            }
+            signed_any = true;
+            continue;
+        }
         let CheckKind::Hmac(spec) = &check.kind else {
             eprintln!(
                 "note: the {} check carries the secret itself; add it yourself",
@@ -224,6 +248,12 @@ pub fn sign_cmd(
             "route `{}` has no HMAC check to sign",
             route.name
         )));
+    }
+    if rewritten {
+        // The signature travels in the body: the body to send follows a blank line.
+        writeln!(out)
+            .and_then(|()| out.write_all(&body))
+            .map_err(|e| usage(e.to_string()))?;
     }
     Ok(EXIT_OK)
 }
@@ -382,6 +412,9 @@ pub fn gen_secret(scheme: &str) -> Result<String, Failure> {
             "unknown scheme `{scheme}`; `hookguard schemes` lists the known ids"
         ))
     })?;
+    if let Some(secret) = sign_coded::native_secret(&row.id) {
+        return Ok(secret);
+    }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     Ok(match (row.kind, row.secret_encoding.as_deref()) {

@@ -8,3 +8,4 @@ pub mod demo_cases;
 pub mod demo_receiver;
 pub mod run;
 pub mod schemes;
+pub mod sign_coded;

@@ -11,7 +11,8 @@ use crate::config::secrets::compile_secret;
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
-use crate::verify::{Check, CheckKind};
+use crate::verify::urlsign::{self, UrlSigned};
+use crate::verify::{embedded, Check, CheckKind};
 
 /// Default `tolerance` for signed timestamps.
 pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
@@ -149,7 +150,14 @@ fn scheme_check(
             );
             return Err(ctx.err(s.referenced, msg));
         }
-        secrets.push(compile_secret(ctx, name, key_encoding, &kind, s)?);
+        let secret = compile_secret(ctx, name, key_encoding, &kind, s)?;
+        if let CheckKind::Embedded(mechanism) = &kind {
+            if let Some(problem) = mechanism.key_problem(secret.secret.key.expose()) {
+                let msg = format!("route `{name}`, secret `{}`: {problem}", s.value.id);
+                return Err(ctx.err(s.referenced, msg));
+            }
+        }
+        secrets.push(secret);
     }
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
@@ -198,6 +206,18 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             })
         }
         (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (Some(m), Kind::UrlSigned) if urlsign::Mechanism::parse(m).is_some() => {
+            let mechanism = urlsign::Mechanism::parse(m).ok_or("unknown mechanism")?;
+            let public_url = needs_public_url(route)?.to_owned();
+            return Ok(CheckKind::UrlSigned(UrlSigned {
+                mechanism,
+                public_url,
+            }));
+        }
+        (Some(m), Kind::BodyEmbedded) if embedded::Mechanism::parse(m).is_some() => {
+            let mechanism = embedded::Mechanism::parse(m).ok_or("unknown mechanism")?;
+            return Ok(CheckKind::Embedded(mechanism));
+        }
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",
@@ -207,15 +227,19 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         }
     };
     if spec.signs(&Part::Url) {
-        let Some(url) = route.public_url else {
-            return Err(format!(
-                "signs the URL the sender called: set the route's `public_url` (e.g. https://hooks.example.com) so route `{}` can rebuild it",
-                route.name
-            ));
-        };
-        spec.public_url = url.to_owned();
+        spec.public_url = needs_public_url(route)?.to_owned();
     }
     Ok(CheckKind::Hmac(spec))
+}
+
+/// The route's `public_url`, which a scheme that signs the URL cannot do without.
+fn needs_public_url<'a>(route: &RouteCtx<'a>) -> Result<&'a str, String> {
+    route.public_url.ok_or_else(|| {
+        format!(
+            "signs the URL the sender called: set the route's `public_url` (e.g. https://hooks.example.com) so route `{}` can rebuild it",
+            route.name
+        )
+    })
 }
 
 /// The names of the optional fields this check sets.

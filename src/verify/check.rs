@@ -10,11 +10,13 @@ use std::sync::Arc;
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
+use crate::verify::embedded;
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
 use crate::verify::reason::Reason;
 use crate::verify::scheme::{Encoding, Part, SigSpec, TsUnit};
 use crate::verify::secret::{digest_matches, Secret, UnixMillis};
+use crate::verify::urlsign::{self, UrlSigned};
 
 /// A secret ready for the hot path: prepared MAC state (HMAC schemes) and key digest (key
 /// comparison schemes). `Debug` shows neither.
@@ -61,6 +63,10 @@ pub enum CheckKind {
     },
     /// Passes when at least one of these passes; every one is tried.
     Any(Vec<Check>),
+    /// A signature over the URL the sender called, in code (Twilio, Plivo, HubSpot, ...).
+    UrlSigned(UrlSigned),
+    /// A signature carried in the body, in code (Mailgun, Adyen, Braintree, Treezor).
+    Embedded(embedded::Mechanism),
 }
 
 /// One compiled `verify:` entry.
@@ -91,6 +97,7 @@ impl Check {
             CheckKind::Any(options) => {
                 *options = options.iter().map(|o| o.rebased(public_url)).collect();
             }
+            CheckKind::UrlSigned(spec) => spec.public_url = public_url.to_owned(),
             _ => {}
         }
         check
@@ -101,6 +108,7 @@ impl Check {
         match &self.kind {
             CheckKind::Hmac(spec) => spec.signs(&Part::Url),
             CheckKind::Any(options) => options.iter().any(Check::signs_url),
+            CheckKind::UrlSigned(_) => true,
             _ => false,
         }
     }
@@ -225,6 +233,27 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
         CheckKind::Token { header } => {
             let presented = extract::single(req.headers, header)?.ok_or(Reason::Missing)?;
             match_digest(active, presented)
+        }
+        CheckKind::UrlSigned(spec) => {
+            let keys: Vec<&Secret> = active.map(|s| &s.secret).collect();
+            let input = urlsign::Input {
+                method: req.method,
+                path: req.path,
+                headers: req.headers,
+                body: req.body,
+            };
+            urlsign::verify(spec, &keys, &input, check.tolerance_ms, now)
+        }
+        CheckKind::Embedded(mechanism) => {
+            let keys: Vec<&Secret> = active.map(|s| &s.secret).collect();
+            embedded::verify(
+                *mechanism,
+                &keys,
+                req.headers,
+                req.body,
+                check.tolerance_ms,
+                now,
+            )
         }
         CheckKind::Any(_) => Err(Reason::Invalid),
     }

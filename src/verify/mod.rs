@@ -4,14 +4,23 @@
 //! The verification API is re-exported here, so callers say `verify::verify` and
 //! `verify::Reason` without knowing which file holds them.
 
+pub mod adyen;
+pub mod braintree;
 pub mod catalogue;
 pub mod check;
+pub mod embedded;
 pub mod extract;
+pub mod form;
+pub mod keyed;
 pub mod mac;
+pub mod plivo;
 pub mod reason;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
+pub mod treezor;
+pub mod twilio;
+pub mod urlsign;
 
 pub use check::{
     decode, encode, parse_timestamp, payload, verify, verify_check, Check, CheckKind,
