@@ -22,6 +22,13 @@
 //!   - `extract`: reading signatures, timestamps, ids and keys from headers.
 //!   - `check`: verification: checks, request bytes and `now` in, a verdict out.
 //!   - `sign`: the headers a sender would attach (the `sign` command, the demo, tests).
+//!   - `keyed`: what the code-defined mechanisms share: the loop over active secrets, strict
+//!     tag decoding, freshness, what a sender attaches.
+//!   - `form`: form, query and multipart parameters and the body's media type.
+//!   - `urlsign`: URL-signed schemes (HubSpot v3, Mandrill, Favro inline; dispatch to `twilio`
+//!     and `plivo`, which sort form parameters as their SDKs do).
+//!   - `embedded`: body-embedded schemes (Mailgun inline; dispatch to `adyen`, `braintree`,
+//!     `treezor`).
 //! - `config/`: from YAML to the immutable snapshot.
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.
 //!   - `ctx`: error locations, relative paths, and the files a compile read.
@@ -47,6 +54,7 @@
 //! - `cmd/`: the command line.
 //!   - `cli`: clap definitions and exit codes.
 //!   - `commands`: `check`, `sign`, `verify`, `gen-secret`.
+//!   - `sign_coded`: `sign` and `gen-secret` for the URL-signed and body-embedded schemes.
 //!   - `run`: `hookguard run`: bind one socket per worker thread, start admin and reloader,
 //!     serve until SIGTERM.
 //!   - `demo`, `demo_cases`, `demo_receiver`: `hookguard demo`: the embedded config and its

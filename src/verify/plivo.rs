@@ -3,6 +3,12 @@
 //! auth token, over the URL rebuilt with its query parameters sorted (`name=value` joined by
 //! `&`, values decoded), then for a POST with parameters `.` and the form parameters sorted
 //! (`namevalue`, no separators), then `.` and the `X-Plivo-Signature-V3-Nonce` header.
+//! `X-Plivo-Signature-Ma-V3` carries the same under the main account's token (Plivo's docs:
+//! either header validates), so a subaccount's or the main account's token both work.
+//!
+//! Plivo's Messaging and Verify callbacks carry only signature V2, which covers the URL's path
+//! and the nonce but neither the query nor the body: one captured delivery would let anyone
+//! post any body. hookguard does not accept V2.
 
 use std::sync::Arc;
 
@@ -17,6 +23,8 @@ use crate::verify::secret::Secret;
 
 /// The signature header.
 pub const SIGNATURE: HeaderName = HeaderName::from_static("x-plivo-signature-v3");
+/// The same signature under the main account's auth token.
+pub const MAIN_ACCOUNT: HeaderName = HeaderName::from_static("x-plivo-signature-ma-v3");
 /// The nonce header.
 pub const NONCE: HeaderName = HeaderName::from_static("x-plivo-signature-v3-nonce");
 
@@ -28,10 +36,16 @@ pub fn verify(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Arc<str>, Reason> {
-    let presented = extract::single(headers, &SIGNATURE)?.ok_or(Reason::Missing)?;
+    let own = extract::single(headers, &SIGNATURE)?;
+    let main = extract::single(headers, &MAIN_ACCOUNT)?;
+    if own.is_none() && main.is_none() {
+        return Err(Reason::Missing);
+    }
     let nonce = extract::single(headers, &NONCE)?.ok_or(Reason::Missing)?;
-    let tags: Vec<Vec<u8>> = presented
-        .split(|&b| b == b',')
+    let tags: Vec<Vec<u8>> = [own, main]
+        .into_iter()
+        .flatten()
+        .flat_map(|value| value.split(|&b| b == b','))
         .filter_map(|t| keyed::base64_tag(t, 32).ok())
         .collect();
     if tags.is_empty() {

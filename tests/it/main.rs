@@ -15,4 +15,5 @@ mod schemes;
 mod shutdown;
 mod support;
 mod tls;
+mod urlbody;
 mod vectors;
