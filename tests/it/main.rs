@@ -16,4 +16,6 @@ mod shutdown;
 mod support;
 mod tls;
 mod urlbody;
+mod urlbody_cli;
+mod urlbody_proxy;
 mod vectors;
