@@ -194,12 +194,12 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
     let row_header = row.header.as_ref().and_then(|h| h.names().first().copied());
     let mut spec = match (row.mechanism.as_deref(), row.kind) {
         (Some("generic"), _) => generic(c)?,
-        (Some("api-key"), _) => {
+        (None, Kind::ApiKey) => {
             let header = header(row_header)?;
             let bearer = header == http::header::AUTHORIZATION;
             return Ok(CheckKind::ApiKey { header, bearer });
         }
-        (Some("basic"), _) => return Ok(CheckKind::Basic),
+        (None, Kind::Basic) => return Ok(CheckKind::Basic),
         (None, Kind::Token) => {
             return Ok(CheckKind::Token {
                 header: header(row_header)?,

@@ -1,6 +1,8 @@
 //! Secrets as configured (`value`, `env` or `file`) resolved into key bytes, their validity
 //! window and their prepared MAC state.
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use serde_saphyr::{Location, Spanned};
 
@@ -79,6 +81,15 @@ fn secret_bytes(
     }
 }
 
+/// Standard base64 as the Standard Webhooks libraries read a `whsec_` key (Python's
+/// `b64decode`): padding optional, non-zero trailing bits ignored.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 /// Turns configured secret bytes into key bytes: `whsec` (an optional `whsec_` prefix, then
 /// base64 whose missing `=` padding is restored, as the Standard Webhooks libraries do), `hex`,
 /// `base64`, or the bytes themselves (`utf8`).
@@ -87,10 +98,8 @@ pub fn decode_key(key_encoding: &str, raw: Vec<u8>) -> Result<Key, String> {
     let bytes = match key_encoding {
         "whsec" => {
             let b64 = raw.strip_prefix(b"whsec_").unwrap_or(&raw).trim_ascii();
-            let mut padded = b64.to_vec();
-            padded.resize(b64.len().div_ceil(4) * 4, b'=');
-            STANDARD
-                .decode(&padded)
+            LENIENT
+                .decode(b64)
                 .map_err(|_| "is not `whsec_` followed by base64".to_owned())?
         }
         "hex" => hex::decode(raw.trim_ascii())
@@ -114,6 +123,9 @@ mod tests {
     fn whsec_keys_decode_with_or_without_prefix_and_padding() {
         let full = decode_key("whsec", b"whsec_aGVsbG8=".to_vec()).expect("padded");
         let bare = decode_key("whsec", b"aGVsbG8".to_vec()).expect("unpadded, no prefix");
+        // Non-zero trailing bits, as Python's b64decode accepts them ("aGVsbG9" is "hello").
+        let loose = decode_key("whsec", b"whsec_aGVsbG9".to_vec()).expect("trailing bits");
+        assert_eq!(loose.expose(), b"hello");
         assert_eq!(full.expose(), b"hello");
         assert_eq!(bare.expose(), b"hello");
         assert!(decode_key("whsec", b"whsec_!!".to_vec()).is_err());

@@ -103,6 +103,20 @@ impl Check {
         check
     }
 
+    /// Every secret of this check, the options of an `any:` included, in config order.
+    pub fn all_secrets(&self) -> Vec<&CompiledSecret> {
+        match &self.kind {
+            CheckKind::Any(options) => options.iter().flat_map(Check::all_secrets).collect(),
+            _ => self.secrets.iter().collect(),
+        }
+    }
+
+    /// How many of [`Check::all_secrets`] are active at `now` (0: the check rejects everything).
+    pub fn active_secrets(&self, now: UnixMillis) -> usize {
+        let all = self.all_secrets();
+        all.iter().filter(|s| s.secret.window.contains(now)).count()
+    }
+
     /// Whether this check (or an option of it) signs the URL the sender called.
     pub fn signs_url(&self) -> bool {
         match &self.kind {
@@ -344,7 +358,10 @@ pub fn encode(encoding: Encoding, bytes: &[u8]) -> String {
 pub fn parse_timestamp(s: &str, unit: TsUnit) -> Result<UnixMillis, Reason> {
     if unit == TsUnit::Rfc3339 {
         let format = &time::format_description::well_known::Rfc3339;
-        let t = time::OffsetDateTime::parse(s, format).map_err(|_| Reason::Malformed)?;
+        // Some senders (Orb) write no offset: read that as UTC.
+        let t = time::OffsetDateTime::parse(s, format)
+            .or_else(|_| time::OffsetDateTime::parse(&format!("{s}Z"), format))
+            .map_err(|_| Reason::Malformed)?;
         return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Reason::Malformed);
     }
     if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {

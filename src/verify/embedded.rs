@@ -16,12 +16,14 @@ use std::sync::Arc;
 use http::HeaderMap;
 use serde::Deserialize;
 
+use crate::verify::adyen;
+use crate::verify::braintree;
 use crate::verify::form::{self, BodyType};
 use crate::verify::keyed::{self, Signed};
 use crate::verify::mac::Algorithm;
 use crate::verify::reason::Reason;
 use crate::verify::secret::{Secret, UnixMillis};
-use crate::verify::{adyen, braintree, treezor};
+use crate::verify::treezor;
 
 /// Which provider's body-embedded signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +58,41 @@ impl Mechanism {
                 "a braintree secret is `public_key:private_key`, as in the Braintree control panel",
             ),
             _ => None,
+        }
+    }
+}
+
+impl Mechanism {
+    /// For `verify`'s explanation: the body fields read with what they must hold, and the
+    /// signed bytes.
+    pub fn reads(self) -> (&'static [(&'static str, &'static str)], &'static str) {
+        match self {
+            Mechanism::Mailgun => (
+                &[
+                    ("signature.timestamp (JSON) or timestamp (form)", "Unix seconds within the tolerance"),
+                    ("signature.token or token", "the token"),
+                    ("signature.signature or signature", "lowercase hex HMAC-SHA256"),
+                ],
+                "{timestamp}{token}",
+            ),
+            Mechanism::AdyenNotification => (
+                &[("notificationItems[].NotificationRequestItem.additionalData.hmacSignature", "base64 HMAC-SHA256 under the hex key, in every item")],
+                "pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success",
+            ),
+            Mechanism::Braintree => (
+                &[
+                    ("bt_signature (form)", "`public_key|lowercase hex HMAC-SHA1` pairs joined by `&`"),
+                    ("bt_payload (form)", "base64 notification XML"),
+                ],
+                "{bt_payload} (or with a newline), keyed with SHA-1 of the private key",
+            ),
+            Mechanism::Treezor => (
+                &[
+                    ("object_payload_signature", "base64 HMAC-SHA256"),
+                    ("object_payload", "the signed object"),
+                ],
+                "object_payload written compact, `/` as `\\/`, non-ASCII as \\uXXXX",
+            ),
         }
     }
 }

@@ -19,12 +19,14 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 
+use crate::verify::extract;
 use crate::verify::form::{self, BodyType};
 use crate::verify::keyed::{self, Signed};
 use crate::verify::mac::Algorithm;
+use crate::verify::plivo;
 use crate::verify::reason::Reason;
 use crate::verify::secret::{Secret, UnixMillis};
-use crate::verify::{extract, plivo, twilio};
+use crate::verify::twilio;
 
 /// Which provider's URL signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +54,49 @@ impl Mechanism {
             "favro" => Mechanism::Favro,
             _ => return None,
         })
+    }
+}
+
+impl Mechanism {
+    /// For `verify`'s explanation: each header read with what it must hold, and the signed
+    /// bytes.
+    pub fn reads(self) -> (&'static [(&'static str, &'static str)], &'static str) {
+        match self {
+            Mechanism::Twilio => (
+                &[
+                    ("x-twilio-signature", "base64 HMAC-SHA1 (HMAC-SHA256 when the settings header names it)"),
+                    ("x-twilio-webhooks-signature-settings", "optional: `key=<id>,algorithm=HMAC_SHA1|HMAC_SHA256`"),
+                    ("content-type", "`application/x-www-form-urlencoded` for a form; a JSON body needs `bodySHA256` in the URL"),
+                ],
+                "{public_url}{path and query}, then each form parameter name and value sorted by name (URL tried without and with its port)",
+            ),
+            Mechanism::Plivo => (
+                &[
+                    ("x-plivo-signature-v3", "comma-separated base64 HMAC-SHA256 tags"),
+                    ("x-plivo-signature-ma-v3", "the same under the main account's token"),
+                    ("x-plivo-signature-v3-nonce", "the nonce"),
+                ],
+                "{URL with its query sorted}[? or .]{form parameters sorted, name value}.{nonce}",
+            ),
+            Mechanism::Hubspot => (
+                &[
+                    ("x-hubspot-signature-v3", "base64 HMAC-SHA256"),
+                    ("x-hubspot-request-timestamp", "Unix milliseconds within the tolerance"),
+                ],
+                "{method}{public_url}{path and query}{body}{timestamp}",
+            ),
+            Mechanism::Mandrill => (
+                &[
+                    ("x-mandrill-signature", "base64 HMAC-SHA1"),
+                    ("content-type", "`application/x-www-form-urlencoded`"),
+                ],
+                "{public_url}{path and query}, then each POST parameter name and value sorted by name",
+            ),
+            Mechanism::Favro => (
+                &[("x-favro-webhook", "base64 HMAC-SHA1")],
+                "{payloadId of the JSON body}{public_url}{path and query}",
+            ),
+        }
     }
 }
 

@@ -174,6 +174,13 @@ fn sign_output_fed_to_verify_exits_0_and_a_tampered_body_exits_2() {
     let bad = sign_then_verify(&file, &["--timestamp", &ts], tampered, NOW_S);
     assert_exit(&bad, 2, "verify of a tampered body");
     assert!(stdout(&bad).contains("invalid"), "{}", stdout(&bad));
+    let said = stdout(&bad);
+    assert!(
+        said.contains("header `stripe-signature`: `t=<timestamp>,v1=<lowercase hex HMAC-SHA256>`")
+            && said.contains("here present")
+            && said.contains("signed bytes: {timestamp}.{body}"),
+        "verify explains what it read and expected: {said}"
+    );
     assert_no_secret(&bad, &["SEKRET-inline", "SEKRET-from-file"], "verify");
 }
 
@@ -335,4 +342,177 @@ fn run_exits_1_when_the_listen_port_is_taken_even_by_another_hookguard() {
     assert!(!still_running, "a second hookguard shared the port");
     assert_exit(&out, 1, "port held by another hookguard");
     assert_no_secret(&out, &["SEKRET-port"], "run");
+}
+
+#[test]
+fn schemes_lists_every_catalogue_row_with_its_docs_and_json_for_tools() {
+    let out = hookguard(&["schemes"], &[]);
+    assert_exit(&out, 0, "schemes");
+    let text = stdout(&out);
+    let rows = hookguard::verify::catalogue::rows();
+    assert_eq!(text.lines().count(), rows.len(), "{text}");
+    for row in rows {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(row.id.as_str()))
+            .unwrap_or_else(|| panic!("`{}` not listed", row.id));
+        assert!(
+            line.contains(row.kind.as_str()) && line.ends_with(&row.docs),
+            "{line}"
+        );
+    }
+    let json = hookguard(&["schemes", "--json"], &[]);
+    assert_exit(&json, 0, "schemes --json");
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("valid JSON");
+    let ids: Vec<&str> = parsed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), rows.len());
+    assert!(ids.contains(&"stripe") && ids.contains(&"svix"), "{ids:?}");
+}
+
+/// A generic HMAC route that signs method, URL (public_url + path and query) and body.
+fn url_signed_config(public_url: &str) -> ConfigFile {
+    let verify = "scheme: hmac\nheader: X-Sig\nencoding: base64\npayload: \"{method} {url}\\n{body}\"\nsecrets:\n  - id: u1\n    value: \"url-SEKRET\"";
+    ConfigFile::new(&one_route(public_url, verify))
+}
+
+#[test]
+fn sign_and_verify_take_the_url_and_method_a_url_signed_scheme_covers() {
+    let file = url_signed_config("public_url: https://hooks.example.com");
+    let body = file.write("body.json", BODY);
+    let config = path(&file.path);
+    let url = "https://hooks.example.com/hook/in?shop=a";
+    let signed = hookguard(
+        &[
+            "sign",
+            "--config",
+            config,
+            "--route",
+            "r",
+            "--body",
+            path(&body),
+            "--url",
+            url,
+            "--method",
+            "PUT",
+        ],
+        &[],
+    );
+    assert_exit(&signed, 0, "sign --url");
+    assert_no_secret(&signed, &["url-SEKRET"], "sign");
+    let headers = file.write("headers.txt", stdout(&signed).as_bytes());
+    let (h, b) = (path(&headers), path(&body));
+    let verdict = |more: &[&str]| hookguard(&verify_args(config, h, b, more), &[]);
+    for (url, method, code, what) in [
+        (url, "PUT", 0, "same URL and method"),
+        (
+            "https://hooks.example.com/hook/in?shop=b",
+            "PUT",
+            2,
+            "another query",
+        ),
+        (url, "POST", 2, "another method"),
+        (
+            "https://evil.example.com/hook/in?shop=a",
+            "PUT",
+            2,
+            "another host",
+        ),
+    ] {
+        assert_exit(&verdict(&["--url", url, "--method", method]), code, what);
+    }
+}
+
+#[test]
+fn a_url_signed_route_without_public_url_is_refused_by_check() {
+    let file = url_signed_config("");
+    let out = hookguard(&["check", "--config", path(&file.path)], &[]);
+    assert_exit(&out, 64, "check without public_url");
+    assert!(stderr(&out).contains("public_url"), "{}", stderr(&out));
+    let bad = url_signed_config("public_url: https://hooks.example.com/webhooks");
+    let out = hookguard(&["check", "--config", path(&bad.path)], &[]);
+    assert_exit(&out, 64, "public_url with a path");
+    assert!(
+        stderr(&out).contains("must not carry a path"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_check_that_fails_to_compile_names_the_schemes_documentation() {
+    let file = ConfigFile::new(&one_route(
+        "",
+        "scheme: paddle\nheader: X-Sig\nsecrets:\n  - id: p\n    value: \"pdl_SEKRET\"",
+    ));
+    let out = hookguard(&["check", "--config", path(&file.path)], &[]);
+    assert_exit(&out, 64, "header on paddle");
+    let err = stderr(&out);
+    assert!(
+        err.contains("https://developer.paddle.com/webhooks/signature-verification"),
+        "{err}"
+    );
+    assert_no_secret(&out, &["pdl_SEKRET"], "check");
+}
+
+#[test]
+fn gen_secret_writes_each_providers_native_form() {
+    for (scheme, check) in [
+        (
+            "svix",
+            (|s: &str| s.starts_with("whsec_")) as fn(&str) -> bool,
+        ),
+        ("adyen", |s: &str| {
+            s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+        }),
+        ("airtable", |s: &str| s.len() == 44 && s.ends_with('=')),
+        ("basic", |s: &str| s.starts_with("hookguard:")),
+    ] {
+        let out = hookguard(&["gen-secret", "--scheme", scheme], &[]);
+        assert_exit(&out, 0, scheme);
+        let secret = stdout(&out);
+        assert!(check(secret.trim()), "{scheme}: {secret}");
+    }
+    assert_exit(
+        &hookguard(&["gen-secret", "--scheme", "nope"], &[]),
+        64,
+        "unknown scheme",
+    );
+}
+
+#[test]
+fn the_example_config_passes_check_with_its_secrets_provided() {
+    let text = include_str!("../../config.example.yaml");
+    let file = ConfigFile::new(text);
+    std::fs::create_dir_all(file.dir.path().join("secrets")).expect("secrets dir");
+    file.write("secrets/expedia-old", b"old-expedia-secret\n");
+    let env = [
+        ("EXPEDIA_API_KEY", "k"),
+        ("EXPEDIA_SECRET", "e"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_s"),
+        ("GITHUB_WEBHOOK_SECRET", "g"),
+        ("PADDLE_WEBHOOK_SECRET", "pdl"),
+        ("MIGRATING_WHSEC", "whsec_aGVsbG8gd29ybGQ="),
+        ("MIGRATING_BASIC", "user:password"),
+        ("PARTNER_URL_SECRET", "u"),
+        ("PARTNER_SECRET_HEX", "a1b2c3"),
+    ];
+    let out = hookguard(&["check", "--config", path(&file.path)], &env);
+    assert_exit(&out, 0, "config.example.yaml");
+    let text = stdout(&out);
+    for route in [
+        "expedia",
+        "stripe",
+        "github",
+        "paddle",
+        "partner-migrating",
+        "partner-url",
+        "partner",
+    ] {
+        assert!(text.contains(&format!("route {route} ")), "{route}: {text}");
+    }
 }

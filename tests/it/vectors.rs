@@ -24,7 +24,7 @@ const SCHEMES: &[(&str, &str)] = &[
     ("adyen_notification", "adyen-notification"),
 ];
 
-fn field<'a>(v: &'a Value, key: &str) -> &'a str {
+pub fn field<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("vector field `{key}` is not a string: {v}"))
@@ -94,7 +94,7 @@ pub fn assert_verdict(v: &Value, scheme: &str) {
 }
 
 /// The vector's headers; a list value arrives as several lines.
-fn header_map(v: &Value) -> HeaderMap {
+pub fn header_map(v: &Value) -> HeaderMap {
     let mut map = HeaderMap::new();
     let object = v["headers"].as_object().expect("headers is an object");
     for (name, value) in object {
@@ -111,7 +111,7 @@ fn header_map(v: &Value) -> HeaderMap {
     map
 }
 
-fn body(v: &Value) -> Vec<u8> {
+pub fn body(v: &Value) -> Vec<u8> {
     match v.get("body_b64") {
         Some(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().expect("body_b64 is a string"))
