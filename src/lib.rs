@@ -20,7 +20,12 @@
 //!   - `scheme`: the provider presets as data, and the generic payload template.
 //!   - `reason`: why a check rejected (the `result` label of the verification metric).
 //!   - `extract`: reading signatures, timestamps, ids and keys from headers.
+//!   - `claim`: the request as verification reads it, and the claims (signed bytes,
+//!     signatures, time, key id) a scheme reads from it.
 //!   - `check`: verification: checks, request bytes and `now` in, a verdict out.
+//!   - `mechanism`: the providers that are code, not data, by `mechanism:` name; one module
+//!     each reads a delivery into claims and signs as its sender: `hook0` (Coinbase CDP),
+//!     `contentful`, `graphcms` (Hygraph), `recurly`, `linear`, `pusher`, `worldpay`.
 //!   - `sign`: the headers a sender would attach (the `sign` command, the demo, tests).
 //!   - `keyed`: what the code-defined mechanisms share: the loop over active secrets, strict
 //!     tag decoding, freshness, what a sender attaches.

@@ -111,6 +111,7 @@ fn spec_headers(spec: &SigSpec) -> Vec<(HeaderName, String)> {
             assign,
             timestamp_key,
             signature_keys,
+            ..
         } => {
             let ts = timestamp_key
                 .as_ref()
@@ -137,6 +138,8 @@ fn spec_headers(spec: &SigSpec) -> Vec<(HeaderName, String)> {
                 ));
             }
         }
+        // The provider's own format: its module reads the headers its docs name.
+        SigFormat::Mechanism(_) => {}
     }
     if let Some(name) = spec.timestamp.as_ref().and_then(|t| t.header.clone()) {
         let unit = spec.timestamp.as_ref().map_or(TsUnit::Seconds, |t| t.unit);
@@ -153,6 +156,7 @@ fn signature_text(spec: &SigSpec) -> String {
         Algorithm::Sha1 => "HMAC-SHA1",
         Algorithm::Sha256 => "HMAC-SHA256",
         Algorithm::Sha512 => "HMAC-SHA512",
+        Algorithm::Sha256KeyPrefix => "SHA-256 of secret and body",
     };
     let enc = match spec.encoding {
         Encoding::HexLower => "lowercase hex",

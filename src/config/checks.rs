@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
-use crate::config::secrets::compile_secret;
+use crate::config::secrets::{compile_secret, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
+use crate::verify::mechanism;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::urlsign::{self, UrlSigned};
 use crate::verify::{embedded, Check, CheckKind};
@@ -150,7 +151,11 @@ fn scheme_check(
             );
             return Err(ctx.err(s.referenced, msg));
         }
-        let secret = compile_secret(ctx, name, key_encoding, &kind, s)?;
+        let key = KeyForm {
+            encoding: key_encoding,
+            strip_prefix: &row.secret_strip_prefix,
+        };
+        let secret = compile_secret(ctx, name, &key, &kind, s)?;
         if let CheckKind::Embedded(mechanism) = &kind {
             if let Some(problem) = mechanism.key_problem(secret.secret.key.expose()) {
                 let msg = format!("route `{name}`, secret `{}`: {problem}", s.value.id);
@@ -206,6 +211,9 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             })
         }
         (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (Some(m), Kind::Hmac) if mechanism::NAMES.contains(&m) => {
+            mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
+        }
         (Some(m), Kind::UrlSigned) if urlsign::Mechanism::parse(m).is_some() => {
             let mechanism = urlsign::Mechanism::parse(m).ok_or("unknown mechanism")?;
             let public_url = needs_public_url(route)?.to_owned();

@@ -3,18 +3,23 @@
 //! so tests and `hookguard verify --now` need no escape hatch.
 //!
 //! Every signature the request carries is compared, in constant time, with the MAC under every
-//! secret active at `now`; any match passes. A check with no active secret rejects.
+//! secret active at `now` (only the named one where the delivery names its key and a secret
+//! has that id); any match passes. A check with no active secret rejects.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 
+pub use crate::verify::claim::Request;
+use crate::verify::claim::{Claim, Stamp};
 use crate::verify::embedded;
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
+use crate::verify::mechanism;
 use crate::verify::reason::Reason;
-use crate::verify::scheme::{Encoding, Part, SigSpec, TsUnit};
+use crate::verify::scheme::{Encoding, Part, SigFormat, SigSpec, TsUnit};
 use crate::verify::secret::{digest_matches, Secret, UnixMillis};
 use crate::verify::urlsign::{self, UrlSigned};
 
@@ -128,19 +133,6 @@ impl Check {
     }
 }
 
-/// The parts of a request verification reads.
-#[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
-    /// The method, e.g. `POST`.
-    pub method: &'a str,
-    /// Path and query as sent.
-    pub path: &'a str,
-    /// All request headers.
-    pub headers: &'a HeaderMap,
-    /// The raw body bytes, exactly as received.
-    pub body: &'a [u8],
-}
-
 /// One check that ran, as metrics count it: its scheme and its verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tried {
@@ -250,13 +242,7 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
         }
         CheckKind::UrlSigned(spec) => {
             let keys: Vec<&Secret> = active.map(|s| &s.secret).collect();
-            let input = urlsign::Input {
-                method: req.method,
-                path: req.path,
-                headers: req.headers,
-                body: req.body,
-            };
-            urlsign::verify(spec, &keys, &input, check.tolerance_ms, now)
+            urlsign::verify(spec, &keys, req, check.tolerance_ms, now)
         }
         CheckKind::Embedded(mechanism) => {
             let keys: Vec<&Secret> = active.map(|s| &s.secret).collect();
@@ -289,48 +275,78 @@ fn match_digest<'a>(
 
 fn verify_hmac<'a>(
     spec: &SigSpec,
-    active: impl Iterator<Item = &'a CompiledSecret>,
+    active: impl Iterator<Item = &'a CompiledSecret> + Clone,
     req: &Request<'_>,
     tolerance_ms: i64,
     now: UnixMillis,
 ) -> Result<Arc<str>, Reason> {
-    let found: Extracted<'_> = extract::signatures(spec, req.headers)?;
-    let sigs = decode_all(spec, &found.signatures)?;
-    if let (Some(ts), Some(tspec)) = (found.timestamp, &spec.timestamp) {
-        let at = parse_timestamp(ts, tspec.unit)?;
-        if now.abs_diff(at) > tolerance_ms.unsigned_abs() {
-            return Err(Reason::Stale);
+    // Malformed unless some claim has a readable signature; then stale unless some claim was
+    // in the window and compared.
+    let mut outcome = Reason::Malformed;
+    for claim in &claims(spec, req)? {
+        let sigs = decode_some(spec, &claim.signatures);
+        if sigs.is_empty() {
+            continue;
+        }
+        outcome = outcome.closer(Reason::Stale);
+        if let Some(stamp) = claim.stamp {
+            let at = match stamp {
+                Stamp::Millis(ms) => ms,
+                Stamp::Text(text, unit) => parse_timestamp(text, unit)?,
+            };
+            if now.abs_diff(at) > tolerance_ms.unsigned_abs() {
+                continue;
+            }
+        }
+        outcome = Reason::Invalid;
+        let named = claim
+            .key_id
+            .filter(|k| active.clone().any(|s| &*s.secret.id == *k));
+        for s in active.clone() {
+            if named.is_some_and(|k| &*s.secret.id != k) {
+                continue;
+            }
+            let Some(mac) = &s.mac else { continue };
+            let tag = mac.compute(&claim.parts);
+            if sigs.iter().any(|sig| tag.matches(sig)) {
+                return Ok(s.secret.id.clone());
+            }
         }
     }
-    let parts = payload(
-        spec,
-        req,
-        found.timestamp.unwrap_or(""),
-        found.id.unwrap_or(""),
-    )?;
-    for s in active {
-        let Some(mac) = &s.mac else { continue };
-        let tag = mac.compute(&parts);
-        if sigs.iter().any(|sig| tag.matches(sig)) {
-            return Ok(s.secret.id.clone());
-        }
-    }
-    Err(Reason::Invalid)
+    Err(outcome)
 }
 
-/// Decodes every presented signature; undecodable ones are skipped, and none decodable is
-/// `Malformed`. A signature of the wrong length cannot match and is skipped too.
-fn decode_all(spec: &SigSpec, encoded: &[&str]) -> Result<Vec<Vec<u8>>, Reason> {
+/// What the request claims under `spec`: a provider mechanism's own reading, or the generic
+/// engine's (one claim per signed set of headers).
+fn claims<'a>(spec: &'a SigSpec, req: &Request<'a>) -> Result<Vec<Claim<'a>>, Reason> {
+    if let SigFormat::Mechanism(m) = spec.sig {
+        return mechanism::claims(m, req);
+    }
+    let unit = spec.timestamp.as_ref().map_or(TsUnit::Seconds, |t| t.unit);
+    extract::groups(spec, req.headers)?
+        .into_iter()
+        .map(|found: Extracted<'a>| {
+            let (ts, id) = (found.timestamp.unwrap_or(""), found.id.unwrap_or(""));
+            let parts = payload(spec, req, ts, id)?;
+            Ok(Claim {
+                parts: parts.into_iter().map(Cow::Borrowed).collect(),
+                signatures: found.signatures,
+                stamp: found.timestamp.map(|t| Stamp::Text(t, unit)),
+                key_id: None,
+            })
+        })
+        .collect()
+}
+
+/// Decodes the presented signatures, skipping undecodable ones and those of the wrong length
+/// (which cannot match).
+fn decode_some(spec: &SigSpec, encoded: &[&str]) -> Vec<Vec<u8>> {
     let want = spec.algorithm.tag_len();
-    let sigs: Vec<Vec<u8>> = encoded
+    encoded
         .iter()
         .filter_map(|s| decode(spec.encoding, s))
         .filter(|bytes| bytes.len() == want)
-        .collect();
-    if sigs.is_empty() {
-        return Err(Reason::Malformed);
-    }
-    Ok(sigs)
+        .collect()
 }
 
 /// Decodes one signature string as the scheme's SDK would.

@@ -8,19 +8,28 @@ pub mod adyen;
 pub mod braintree;
 pub mod catalogue;
 pub mod check;
+pub mod claim;
+pub mod contentful;
 pub mod embedded;
 pub mod extract;
 pub mod form;
+pub mod graphcms;
+pub mod hook0;
 pub mod keyed;
+pub mod linear;
 pub mod mac;
+pub mod mechanism;
 pub mod plivo;
+pub mod pusher;
 pub mod reason;
+pub mod recurly;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
 pub mod treezor;
 pub mod twilio;
 pub mod urlsign;
+pub mod worldpay;
 
 pub use check::{
     decode, encode, parse_timestamp, payload, verify, verify_check, Check, CheckKind,

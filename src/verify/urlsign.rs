@@ -16,9 +16,10 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 use serde::Deserialize;
 
+use crate::verify::claim::Request;
 use crate::verify::extract;
 use crate::verify::form::{self, BodyType};
 use crate::verify::keyed::{self, Signed};
@@ -109,19 +110,6 @@ pub struct UrlSigned {
     pub public_url: String,
 }
 
-/// What a URL-signed check reads of a request.
-#[derive(Clone, Copy, Debug)]
-pub struct Input<'a> {
-    /// The method.
-    pub method: &'a str,
-    /// Path and query as received.
-    pub path: &'a str,
-    /// The request headers.
-    pub headers: &'a HeaderMap,
-    /// The raw body.
-    pub body: &'a [u8],
-}
-
 const HUBSPOT_SIGNATURE: HeaderName = HeaderName::from_static("x-hubspot-signature-v3");
 const HUBSPOT_TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
 const MANDRILL_SIGNATURE: HeaderName = HeaderName::from_static("x-mandrill-signature");
@@ -131,7 +119,7 @@ const FAVRO_SIGNATURE: HeaderName = HeaderName::from_static("x-favro-webhook");
 pub fn verify(
     spec: &UrlSigned,
     keys: &[&Secret],
-    input: &Input<'_>,
+    input: &Request<'_>,
     tolerance_ms: i64,
     now: UnixMillis,
 ) -> Result<Arc<str>, Reason> {
@@ -163,7 +151,7 @@ pub fn verify(
 fn hubspot(
     keys: &[&Secret],
     url: &str,
-    input: &Input<'_>,
+    input: &Request<'_>,
     tolerance_ms: i64,
     now: UnixMillis,
 ) -> Result<Arc<str>, Reason> {

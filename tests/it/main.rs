@@ -10,6 +10,8 @@ mod layout;
 mod limits;
 mod logs;
 mod metrics;
+mod misc_keys;
+mod misc_schemes;
 mod net;
 mod reject;
 mod reload;
