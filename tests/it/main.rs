@@ -18,6 +18,7 @@ mod reload;
 mod rotation;
 mod schemes;
 mod sdk;
+mod sdk_urlbody;
 mod shutdown;
 mod support;
 mod tls;
