@@ -30,10 +30,10 @@
 //!   - `keyed`: what the code-defined mechanisms share: the loop over active secrets, strict
 //!     tag decoding, freshness, what a sender attaches.
 //!   - `form`: form, query and multipart parameters and the body's media type.
-//!   - `urlsign`: URL-signed schemes (HubSpot v3, Mandrill, Favro inline; dispatch to `twilio`
-//!     and `plivo`, which sort form parameters as their SDKs do).
-//!   - `embedded`: body-embedded schemes (Mailgun inline; dispatch to `adyen`, `braintree`,
-//!     `treezor`).
+//!   - `urlsign`: URL-signed schemes (Mandrill and Favro inline), dispatching to `twilio`
+//!     (with `twilio_url`, the URLs Twilio may have signed), `plivo` and `hubspot`.
+//!   - `embedded`: body-embedded schemes, dispatching to `mailgun`, `adyen`, `braintree` and
+//!     `treezor`.
 //! - `config/`: from YAML to the immutable snapshot.
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.
 //!   - `ctx`: error locations, relative paths, and the files a compile read.

@@ -52,7 +52,7 @@ fn hmac_hex(private_key: &str, content: &[u8]) -> String {
 }
 
 /// Verifies a form-encoded Braintree notification.
-pub fn verify(keys_: &[&Secret], body_type: BodyType, body: &[u8]) -> Result<Arc<str>, Reason> {
+pub fn verify(secrets: &[&Secret], body_type: BodyType, body: &[u8]) -> Result<Arc<str>, Reason> {
     if !matches!(body_type, BodyType::Form | BodyType::Absent) {
         return Err(Reason::Malformed);
     }
@@ -65,7 +65,7 @@ pub fn verify(keys_: &[&Secret], body_type: BodyType, body: &[u8]) -> Result<Arc
     }
     let signature = String::from_utf8_lossy(signature);
     let with_newline = [payload, b"\n"].concat();
-    for secret in keys_ {
+    for secret in secrets {
         let Some((public, private)) = keys(secret.key.expose()) else {
             continue;
         };

@@ -1,14 +1,8 @@
 //! URL-signed schemes: the signature covers the URL the sender called, rebuilt from the route's
-//! `public_url` and the path and query exactly as received. Twilio and Plivo have their own
-//! files; HubSpot v3, Mailchimp Transactional (Mandrill) and Favro are short enough to live here.
+//! `public_url` and the path and query exactly as received. Twilio, Plivo and HubSpot have
+//! their own files; Mailchimp Transactional (Mandrill) and Favro are short enough to live here.
 //! (Square signs `{url}{body}` and is plain data over the generic engine.)
 //!
-//! - HubSpot v3 (hubspot-api-python/-nodejs/-php `Signature`): `X-HubSpot-Signature-v3` is
-//!   base64 HMAC-SHA256 over method + URL + body + `X-HubSpot-Request-Timestamp` (Unix ms,
-//!   within the tolerance). The libraries sign the URL as given; HubSpot's guide also has the
-//!   receiver decode a fixed set of `%XX` sequences, so that form is tried second. v1 and v2
-//!   (unkeyed SHA-256 of secret + data, no timestamp) are not accepted: every request that
-//!   carries them carries v3 too.
 //! - Mandrill: `X-Mandrill-Signature` is base64 HMAC-SHA1 over the webhook URL followed by the
 //!   POST parameters sorted by name, each name then its value.
 //! - Favro: `X-Favro-Webhook` is base64 HMAC-SHA1 over the body's `payloadId` followed by the
@@ -22,6 +16,7 @@ use serde::Deserialize;
 use crate::verify::claim::Request;
 use crate::verify::extract;
 use crate::verify::form::{self, BodyType};
+use crate::verify::hubspot;
 use crate::verify::keyed::{self, Signed};
 use crate::verify::mac::Algorithm;
 use crate::verify::plivo;
@@ -110,8 +105,6 @@ pub struct UrlSigned {
     pub public_url: String,
 }
 
-const HUBSPOT_SIGNATURE: HeaderName = HeaderName::from_static("x-hubspot-signature-v3");
-const HUBSPOT_TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
 const MANDRILL_SIGNATURE: HeaderName = HeaderName::from_static("x-mandrill-signature");
 const FAVRO_SIGNATURE: HeaderName = HeaderName::from_static("x-favro-webhook");
 
@@ -128,7 +121,7 @@ pub fn verify(
     match spec.mechanism {
         Mechanism::Twilio => twilio::verify(keys, &url, headers, body),
         Mechanism::Plivo => plivo::verify(keys, input.method, &url, headers, body),
-        Mechanism::Hubspot => hubspot(keys, &url, input, tolerance_ms, now),
+        Mechanism::Hubspot => hubspot::verify(keys, &url, input, tolerance_ms, now),
         Mechanism::Mandrill => {
             let presented =
                 extract::single(headers, &MANDRILL_SIGNATURE)?.ok_or(Reason::Missing)?;
@@ -145,31 +138,6 @@ pub fn verify(
             keyed::find(keys, Algorithm::Sha1, &[message], &[tag]).ok_or(Reason::Invalid)
         }
     }
-}
-
-/// HubSpot v3: the URL as received, then as the guide's decoding writes it (when different).
-fn hubspot(
-    keys: &[&Secret],
-    url: &str,
-    input: &Request<'_>,
-    tolerance_ms: i64,
-    now: UnixMillis,
-) -> Result<Arc<str>, Reason> {
-    let headers = input.headers;
-    let presented = extract::single(headers, &HUBSPOT_SIGNATURE)?.ok_or(Reason::Missing)?;
-    let stamp = extract::single(headers, &HUBSPOT_TIMESTAMP)?.ok_or(Reason::Missing)?;
-    let tag = keyed::base64_tag(presented, 32)?;
-    keyed::fresh(keyed::timestamp_ms(stamp, true)?, now, tolerance_ms)?;
-    let decoded = hubspot_decoded(url);
-    let mut urls = vec![url];
-    if decoded != url {
-        urls.push(&decoded);
-    }
-    let messages: Vec<Vec<&[u8]>> = urls
-        .iter()
-        .map(|u| vec![input.method.as_bytes(), u.as_bytes(), input.body, stamp])
-        .collect();
-    keyed::find(keys, Algorithm::Sha256, &messages, &[tag]).ok_or(Reason::Invalid)
 }
 
 /// What `sign` needs beyond the key.
@@ -197,18 +165,7 @@ pub fn sign(mechanism: Mechanism, key: &[u8], input: &SignInput<'_>) -> Result<S
     Ok(match mechanism {
         Mechanism::Twilio => twilio::sign(key, url, body),
         Mechanism::Plivo => plivo::sign(key, input.method, url, body, input.id)?,
-        Mechanism::Hubspot => {
-            let ms = match input.timestamp.len() {
-                n if n >= 13 => input.timestamp.to_owned(),
-                _ => format!("{}000", input.timestamp),
-            };
-            let parts: [&[u8]; 4] = [input.method.as_bytes(), url.as_bytes(), body, ms.as_bytes()];
-            let mut signed = header("X-HubSpot-Signature-v3", &parts, Algorithm::Sha256);
-            signed
-                .headers
-                .push(("X-HubSpot-Request-Timestamp".into(), ms));
-            signed
-        }
+        Mechanism::Hubspot => hubspot::sign(key, input.method, url, body, input.timestamp),
         Mechanism::Mandrill => {
             let params = mandrill_params(BodyType::Form, body).map_err(|_| {
                 "a Mandrill body is a form that names each parameter once".to_owned()
@@ -235,32 +192,6 @@ pub fn sign(mechanism: Mechanism, key: &[u8], input: &SignInput<'_>) -> Result<S
             )
         }
     })
-}
-
-/// The `%XX` sequences HubSpot's request-validation guide decodes in the URL before signing.
-const HUBSPOT_DECODED: [(&str, &str); 12] = [
-    ("%3A", ":"),
-    ("%2F", "/"),
-    ("%3F", "?"),
-    ("%40", "@"),
-    ("%21", "!"),
-    ("%24", "$"),
-    ("%27", "'"),
-    ("%28", "("),
-    ("%29", ")"),
-    ("%2A", "*"),
-    ("%2C", ","),
-    ("%3B", ";"),
-];
-
-fn hubspot_decoded(url: &str) -> String {
-    let mut out = url.to_owned();
-    for (encoded, plain) in HUBSPOT_DECODED {
-        out = out
-            .replace(encoded, plain)
-            .replace(&encoded.to_ascii_lowercase(), plain);
-    }
-    out
 }
 
 /// The POST parameters, sorted by name, each name then its value. A repeated name (PHP, which
@@ -300,12 +231,6 @@ mod tests {
         assert_eq!(Mechanism::parse("twilio"), Some(Mechanism::Twilio));
         assert_eq!(Mechanism::parse("mandrill"), Some(Mechanism::Mandrill));
         assert_eq!(Mechanism::parse("square"), None);
-    }
-
-    #[test]
-    fn hubspot_decodes_its_table_only() {
-        let url = "https://h/p?a=x%3Ay%2fz%20w&b=%40";
-        assert_eq!(hubspot_decoded(url), "https://h/p?a=x:y/z%20w&b=@");
     }
 
     #[test]
