@@ -86,6 +86,23 @@ fn verify(
 }
 
 #[test]
+fn schemes_lists_every_url_signed_and_body_embedded_id_with_its_kind() {
+    let listed = ok(&hookguard(&["schemes"]), "schemes");
+    for case in CASES {
+        let kind = if case.signs_url() {
+            "url-signed"
+        } else {
+            "body-embedded"
+        };
+        let line = listed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(case.scheme))
+            .unwrap_or_else(|| panic!("{} not listed:\n{listed}", case.scheme));
+        assert!(line.contains(kind), "{line}");
+    }
+}
+
+#[test]
 fn sign_then_verify_with_url_and_method_for_every_scheme_with_a_generated_secret() {
     for case in CASES {
         let (file, secret) = config(case);
@@ -130,6 +147,19 @@ fn sign_then_verify_with_url_and_method_for_every_scheme_with_a_generated_secret
         tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
         let (code, out) = verify(&file, case, &url, &headers, &tampered);
         assert_eq!(code, Some(2), "{}: tampered body: {out}", case.scheme);
+        // The explanation names what the scheme reads and signs, never the secret.
+        assert!(out.contains("signed bytes: "), "{}: {out}", case.scheme);
+        let reads = if case.signs_url() {
+            "header `"
+        } else {
+            "body field `"
+        };
+        assert!(out.contains(reads), "{}: {out}", case.scheme);
+        assert!(
+            !out.contains(&secret),
+            "{}: secret in the explanation",
+            case.scheme
+        );
         if case.signs_url() {
             let elsewhere = format!("{url}x");
             let (code, out) = verify(&file, case, &elsewhere, &headers, &sent);
