@@ -66,6 +66,9 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
             }
             out.push(format!("signed bytes: {signed}"));
         }
+        CheckKind::ClientState => {
+            out.push("body: JSON whose every `value[].clientState` equals an active secret".into());
+        }
         CheckKind::Any(options) => {
             for (i, option) in options.iter().enumerate() {
                 out.push(format!("option {} ({}):", i + 1, option.scheme));
@@ -204,6 +207,7 @@ mod tests {
             secrets: Vec::new(),
             tolerance_ms: 0,
             delivery_id: Vec::new(),
+            handshake: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
+use crate::config::handshakes;
 use crate::config::secrets::{compile_secret, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
@@ -100,6 +101,7 @@ fn any_check(
         secrets: Vec::new(),
         tolerance_ms: route.tolerance_ms.unwrap_or(DEFAULT_TOLERANCE_MS),
         delivery_id: Vec::new(),
+        handshake: None,
     })
 }
 
@@ -127,6 +129,8 @@ fn scheme_check(
     };
     foreign_fields(c, row).map_err(|m| fail(ctx, m))?;
     let kind = kind(c, row, route).map_err(|m| fail(ctx, m))?;
+    let label = format!("route `{name}`, scheme `{}`", row.id);
+    let handshake = handshakes::compile(ctx, &label, row, c)?;
     let key_encoding = match row.mechanism.as_deref() {
         Some("generic") => c.secret_encoding.as_deref().unwrap_or("utf8"),
         _ => row.secret_encoding.as_deref().unwrap_or("utf8"),
@@ -183,6 +187,7 @@ fn scheme_check(
         secrets,
         tolerance_ms,
         delivery_id,
+        handshake,
     })
 }
 
@@ -205,6 +210,7 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             return Ok(CheckKind::ApiKey { header, bearer });
         }
         (None, Kind::Basic) => return Ok(CheckKind::Basic),
+        (Some("microsoft-graph"), _) => return Ok(CheckKind::ClientState),
         (None, Kind::Token) => {
             return Ok(CheckKind::Token {
                 header: header(row_header)?,
@@ -293,7 +299,7 @@ fn foreign_fields(c: &CheckConfig, row: &Row) -> Result<(), String> {
             f if GENERIC_ONLY.contains(&f) => generic,
             "header" => takes_header,
             "handshake" => row.handshake.is_some(),
-            "verify_token" => row.handshake.as_deref() == Some("facebook"),
+            "verify_token" => handshakes::takes_verify_token(row),
             "fetch_allow" | "webhook_id" => false,
             _ => true,
         };

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use base64::Engine;
 use http::HeaderName;
 
+use crate::verify::challenge::Handshake;
 pub use crate::verify::claim::Request;
 use crate::verify::claim::{Claim, Stamp};
+use crate::verify::client_state;
 use crate::verify::embedded;
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
@@ -72,6 +74,8 @@ pub enum CheckKind {
     UrlSigned(UrlSigned),
     /// A signature carried in the body, in code (Mailgun, Adyen, Braintree, Treezor).
     Embedded(embedded::Mechanism),
+    /// Microsoft Graph: every `value[].clientState` of the JSON body equals an active secret.
+    ClientState,
 }
 
 /// One compiled `verify:` entry.
@@ -88,6 +92,8 @@ pub struct Check {
     pub tolerance_ms: i64,
     /// Headers naming the provider's delivery id, first present wins (logs, replay).
     pub delivery_id: Vec<HeaderName>,
+    /// The provider's handshake, when its catalogue row names one (`verify::handshake`).
+    pub handshake: Option<Handshake>,
 }
 
 impl Check {
@@ -254,6 +260,16 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
                 check.tolerance_ms,
                 now,
             )
+        }
+        CheckKind::ClientState => {
+            let states = client_state::client_states(req.body)?;
+            let active: Vec<&CompiledSecret> = active.collect();
+            let mut first = None;
+            for state in &states {
+                let id = match_digest(active.iter().copied(), state.as_bytes())?;
+                first.get_or_insert(id);
+            }
+            first.ok_or(Reason::Missing)
         }
         CheckKind::Any(_) => Err(Reason::Invalid),
     }
