@@ -38,6 +38,13 @@
 //!     DER, PEM) to a `pubkey::PublicKey`, once at load.
 //!   - `privkey`: the sender's private key (PKCS#8 PEM, `whsk_`), for `sign --private-key`.
 //!   - `sign`: the headers a sender would attach (the `sign` command, the demo, tests).
+//!   - `keyed`: what the code-defined mechanisms share: the loop over active secrets, strict
+//!     tag decoding, freshness, what a sender attaches.
+//!   - `form`: form, query and multipart parameters and the body's media type.
+//!   - `urlsign`: URL-signed schemes (Mandrill and Favro inline), dispatching to `twilio`
+//!     (with `twilio_url`, the URLs Twilio may have signed), `plivo` and `hubspot`.
+//!   - `embedded`: body-embedded schemes, dispatching to `mailgun`, `adyen`, `braintree` and
+//!     `treezor`.
 //! - `config/`: from YAML to the immutable snapshot.
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.
 //!   - `ctx`: error locations, relative paths, and the files a compile read.
@@ -66,6 +73,7 @@
 //!   - `cli`: clap definitions and exit codes.
 //!   - `commands`: `check`, `sign`, `verify`, `gen-secret`.
 //!   - `sign_key`: `sign --private-key` for public-key checks; `gen-secret`'s answer for them.
+//!   - `sign_coded`: `sign` and `gen-secret` for the URL-signed and body-embedded schemes.
 //!   - `run`: `hookguard run`: bind one socket per worker thread, start admin and reloader,
 //!     serve until SIGTERM.
 //!   - `demo`, `demo_cases`, `demo_receiver`: `hookguard demo`: the embedded config and its

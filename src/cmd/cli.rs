@@ -68,7 +68,9 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Print the headers a sender would attach, one `Name: value` a line.
+    /// Print the headers a sender would attach, one `Name: value` a line; for a scheme that
+    /// signs inside the body (Mailgun, Adyen, Braintree, Treezor), a blank line and the body to
+    /// send follow.
     Sign {
         /// The config file.
         #[command(flatten)]

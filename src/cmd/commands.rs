@@ -11,6 +11,7 @@ use rand::RngCore;
 
 use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::cmd::explain;
+use crate::cmd::sign_coded;
 use crate::cmd::sign_key;
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
@@ -209,6 +210,8 @@ pub fn sign_cmd(
         None => route.checks.clone(),
     };
     let mut signed_any = false;
+    let mut body = args.body.to_vec();
+    let mut rewritten = false;
     for check in &checks {
         if let CheckKind::PublicKey { spec, alg } = &check.kind {
             let (key, secret) = (args.private_key, args.secret);
@@ -216,6 +219,27 @@ pub fn sign_cmd(
                 .map_err(|e| usage(format!("route `{}`: {e}", route.name)))?;
             for (name, value) in headers {
                 writeln!(out, "{name}: {value}").map_err(|e| usage(e.to_string()))?;
+            }
+            signed_any = true;
+            continue;
+        }
+        if sign_coded::applies(check) {
+            let input = sign_coded::Input {
+                secret: args.secret,
+                now,
+                method: args.method,
+                path: &path,
+                body: &body,
+                timestamp: args.timestamp,
+                id: args.id,
+            };
+            let signed = sign_coded::sign(check, &input)
+                .map_err(|m| usage(format!("route `{}`: {m}", route.name)))?;
+            for (name, value) in &signed.headers {
+                writeln!(out, "{name}: {value}").map_err(|e| usage(e.to_string()))?;
+            }
+            if let Some(signed_body) = signed.body {
+                (body, rewritten) = (signed_body, true);
             }
             signed_any = true;
             continue;
@@ -267,6 +291,12 @@ pub fn sign_cmd(
             route.name
         );
         return Err(usage(msg));
+    }
+    if rewritten {
+        // The signature travels in the body: the body to send follows a blank line.
+        writeln!(out)
+            .and_then(|()| out.write_all(&body))
+            .map_err(|e| usage(e.to_string()))?;
     }
     Ok(EXIT_OK)
 }
@@ -419,6 +449,9 @@ pub fn gen_secret(scheme: &str) -> Result<String, Failure> {
     })?;
     if let Some(message) = sign_key::no_shared_secret(row) {
         return Err(usage(message));
+    }
+    if let Some(secret) = sign_coded::native_secret(&row.id) {
+        return Ok(secret);
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

@@ -51,6 +51,21 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
                 seen(header)
             ));
         }
+        CheckKind::UrlSigned(spec) => {
+            let (reads, signed) = spec.mechanism.reads();
+            for (name, what) in reads {
+                let here = seen(&HeaderName::from_static(name));
+                out.push(format!("header `{name}`: {what}; here {here}"));
+            }
+            out.push(format!("signed bytes: {signed}"));
+        }
+        CheckKind::Embedded(mechanism) => {
+            let (reads, signed) = mechanism.reads();
+            for (field, what) in reads {
+                out.push(format!("body field `{field}`: {what}"));
+            }
+            out.push(format!("signed bytes: {signed}"));
+        }
         CheckKind::ClientState => {
             out.push("body: JSON whose every `value[].clientState` equals an active secret".into());
         }

@@ -10,4 +10,5 @@ pub mod demo_receiver;
 pub mod explain;
 pub mod run;
 pub mod schemes;
+pub mod sign_coded;
 pub mod sign_key;

@@ -14,7 +14,8 @@ use crate::verify::catalogue::{self, Kind, Row};
 use crate::verify::mechanism;
 use crate::verify::pubkey::KeyAlg;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
-use crate::verify::{Check, CheckKind};
+use crate::verify::urlsign::{self, UrlSigned};
+use crate::verify::{embedded, Check, CheckKind};
 
 /// Default `tolerance` for signed timestamps.
 pub const DEFAULT_TOLERANCE_MS: i64 = 5 * 60 * 1000;
@@ -159,7 +160,14 @@ fn scheme_check(
             encoding: key_encoding,
             strip_prefix: &row.secret_strip_prefix,
         };
-        secrets.push(compile_secret(ctx, name, &key, &kind, s)?);
+        let secret = compile_secret(ctx, name, &key, &kind, s)?;
+        if let CheckKind::Embedded(mechanism) = &kind {
+            if let Some(problem) = mechanism.key_problem(secret.secret.key.expose()) {
+                let msg = format!("route `{name}`, secret `{}`: {problem}", s.value.id);
+                return Err(ctx.err(s.referenced, msg));
+            }
+        }
+        secrets.push(secret);
     }
     let kind = with_public_keys(kind, &secrets);
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
@@ -215,6 +223,18 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
         }
         (None, Kind::Ed25519 | Kind::EcdsaP256) => row.spec()?,
+        (Some(m), Kind::UrlSigned) if urlsign::Mechanism::parse(m).is_some() => {
+            let mechanism = urlsign::Mechanism::parse(m).ok_or("unknown mechanism")?;
+            let public_url = needs_public_url(route)?.to_owned();
+            return Ok(CheckKind::UrlSigned(UrlSigned {
+                mechanism,
+                public_url,
+            }));
+        }
+        (Some(m), Kind::BodyEmbedded) if embedded::Mechanism::parse(m).is_some() => {
+            let mechanism = embedded::Mechanism::parse(m).ok_or("unknown mechanism")?;
+            return Ok(CheckKind::Embedded(mechanism));
+        }
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",
@@ -224,13 +244,7 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         }
     };
     if spec.signs(&Part::Url) {
-        let Some(url) = route.public_url else {
-            return Err(format!(
-                "signs the URL the sender called: set the route's `public_url` (e.g. https://hooks.example.com) so route `{}` can rebuild it",
-                route.name
-            ));
-        };
-        spec.public_url = url.to_owned();
+        spec.public_url = needs_public_url(route)?.to_owned();
     }
     Ok(match row.kind {
         Kind::Ed25519 => CheckKind::PublicKey {
@@ -242,6 +256,16 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             alg: KeyAlg::EcdsaP256,
         },
         _ => CheckKind::Hmac(spec),
+    })
+}
+
+/// The route's `public_url`, which a scheme that signs the URL cannot do without.
+fn needs_public_url<'a>(route: &RouteCtx<'a>) -> Result<&'a str, String> {
+    route.public_url.ok_or_else(|| {
+        format!(
+            "signs the URL the sender called: set the route's `public_url` (e.g. https://hooks.example.com) so route `{}` can rebuild it",
+            route.name
+        )
     })
 }
 

@@ -16,6 +16,7 @@ use crate::verify::challenge::Handshake;
 pub use crate::verify::claim::Request;
 use crate::verify::claim::{Claim, Stamp};
 use crate::verify::client_state;
+use crate::verify::embedded;
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
 use crate::verify::mechanism;
@@ -23,6 +24,7 @@ use crate::verify::pubkey::{self, KeyAlg, PublicKey};
 use crate::verify::reason::Reason;
 use crate::verify::scheme::{Encoding, Part, SigFormat, SigSpec, TsUnit};
 use crate::verify::secret::{digest_matches, Secret, UnixMillis};
+use crate::verify::urlsign::{self, UrlSigned};
 
 /// A secret ready for the hot path: prepared MAC state (HMAC schemes), the sender's public key
 /// (public-key schemes) and key digest (key comparison schemes). `Debug` shows none of them.
@@ -82,6 +84,10 @@ pub enum CheckKind {
     },
     /// Passes when at least one of these passes; every one is tried.
     Any(Vec<Check>),
+    /// A signature over the URL the sender called, in code (Twilio, Plivo, HubSpot, ...).
+    UrlSigned(UrlSigned),
+    /// A signature carried in the body, in code (Mailgun, Adyen, Braintree, Treezor).
+    Embedded(embedded::Mechanism),
     /// Microsoft Graph: every `value[].clientState` of the JSON body equals an active secret.
     ClientState,
 }
@@ -116,6 +122,7 @@ impl Check {
             CheckKind::Any(options) => {
                 *options = options.iter().map(|o| o.rebased(public_url)).collect();
             }
+            CheckKind::UrlSigned(spec) => spec.public_url = public_url.to_owned(),
             _ => {}
         }
         check
@@ -140,6 +147,7 @@ impl Check {
         match &self.kind {
             CheckKind::Hmac(spec) | CheckKind::PublicKey { spec, .. } => spec.signs(&Part::Url),
             CheckKind::Any(options) => options.iter().any(Check::signs_url),
+            CheckKind::UrlSigned(_) => true,
             _ => false,
         }
     }
@@ -254,6 +262,21 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
         CheckKind::Token { header } => {
             let presented = extract::single(req.headers, header)?.ok_or(Reason::Missing)?;
             match_digest(active, presented)
+        }
+        CheckKind::UrlSigned(spec) => {
+            let keys: Vec<&Secret> = active.map(|s| &s.secret).collect();
+            urlsign::verify(spec, &keys, req, check.tolerance_ms, now)
+        }
+        CheckKind::Embedded(mechanism) => {
+            let keys: Vec<&Secret> = active.map(|s| &s.secret).collect();
+            embedded::verify(
+                *mechanism,
+                &keys,
+                req.headers,
+                req.body,
+                check.tolerance_ms,
+                now,
+            )
         }
         CheckKind::ClientState => {
             let states = client_state::client_states(req.body)?;

@@ -4,20 +4,28 @@
 //! The verification API is re-exported here, so callers say `verify::verify` and
 //! `verify::Reason` without knowing which file holds them.
 
+pub mod adyen;
+pub mod braintree;
 pub mod catalogue;
 pub mod challenge;
 pub mod check;
 pub mod claim;
 pub mod client_state;
 pub mod contentful;
+pub mod embedded;
 pub mod extract;
+pub mod form;
 pub mod graphcms;
 pub mod handshake;
 pub mod hook0;
+pub mod hubspot;
+pub mod keyed;
 pub mod keyform;
 pub mod linear;
 pub mod mac;
+pub mod mailgun;
 pub mod mechanism;
+pub mod plivo;
 pub mod privkey;
 pub mod pubkey;
 pub mod pusher;
@@ -27,6 +35,10 @@ pub mod reply;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
+pub mod treezor;
+pub mod twilio;
+pub mod twilio_url;
+pub mod urlsign;
 pub mod worldpay;
 
 pub use check::{

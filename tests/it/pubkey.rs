@@ -143,7 +143,7 @@ fn every_public_key_catalogue_vector_gives_its_expected_verdict() {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap();
         let (id, scheme) = (field(&v, "id"), field(&v, "scheme"));
-        let snap = load_yaml(&config_for(scheme, v["secrets"].as_array().unwrap()));
+        let snap = load_yaml(&config_for(scheme, v["secrets"].as_array().unwrap(), None));
         let (map, body) = (header_map(&v), body(&v));
         let req = Request {
             method: field(&v, "method"),

@@ -5,7 +5,7 @@
 //! `tests/sdk/` (`requirements.txt`, `package.json`), installed by `.ci/run`, and driven by one
 //! small script per provider and direction there.
 
-mod harness;
+pub mod harness;
 
 use std::time::Duration;
 
