@@ -101,7 +101,19 @@ fn check(
         scheme,
         kind,
         secrets,
+        delivery_id: delivery_id(scheme),
     })
+}
+
+/// The headers naming a preset's delivery id (replay protection's `key: auto`).
+fn delivery_id(scheme: SchemeName) -> Vec<HeaderName> {
+    let names: &[&'static str] = match scheme {
+        SchemeName::StandardWebhooks => &["webhook-id", "svix-id"],
+        SchemeName::Github => &["x-github-delivery"],
+        SchemeName::Shopify => &["x-shopify-webhook-id"],
+        _ => &[],
+    };
+    names.iter().map(|n| HeaderName::from_static(n)).collect()
 }
 
 const GENERIC_FIELDS: [&str; 7] = [

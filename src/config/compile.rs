@@ -180,6 +180,15 @@ fn route(
         ));
     }
     let checks = compile_checks(ctx, &r.name, &r.verify)?;
+    let replay = match (&r.replay, checks.first()) {
+        (Some(cfg), Some(first)) => {
+            let tolerance = std::time::Duration::from_millis(tolerance_ms.unsigned_abs());
+            let compiled = crate::config::replay::compile(&cfg.value, first, tolerance)
+                .map_err(|m| ctx.err(cfg.referenced, format!("route `{}`: {m}", r.name)))?;
+            Some(compiled)
+        }
+        _ => None,
+    };
     Ok(Route {
         name: r.name.as_str().into(),
         path: r.path.clone(),
@@ -190,6 +199,7 @@ fn route(
         tolerance_ms,
         max_body_bytes,
         checks,
+        replay,
     })
 }
 

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use http::uri::{Authority, Scheme};
 use http::Method;
 
+use crate::config::replay::Replay;
 use crate::config::Mode;
 use crate::verify::Check;
 
@@ -75,6 +76,8 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// All must pass.
     pub checks: Vec<Check>,
+    /// Replay protection, when configured.
+    pub replay: Option<Replay>,
 }
 
 /// The upstream's scheme and authority; the request's path and query are appended unchanged.

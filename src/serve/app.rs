@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::snapshot::{Shared, Snapshot};
 use crate::serve::metrics::Metrics;
+use crate::serve::replay::Stores;
 use crate::verify::secret::UnixMillis;
 
 /// Shared by the proxy, the admin listener and the reloader.
@@ -20,6 +21,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Open connections allowed (`limits.max_connections` at start), shared by every worker.
     pub connections: Arc<Semaphore>,
+    /// Replay stores, kept across reloads (memory by route, Redis connections by URL).
+    pub replay: Stores,
     ready: AtomicBool,
     draining: AtomicBool,
     request_seq: AtomicU64,
@@ -38,10 +41,13 @@ impl App {
         let max_connections = snapshot.limits.max_connections;
         let metrics = Metrics::new();
         metrics.sync_secrets(&snapshot);
+        let replay = Stores::default();
+        sync_replay(&replay, &metrics, &snapshot);
         Arc::new(App {
             shared: Arc::new(ArcSwap::from_pointee(snapshot)),
             metrics,
             connections: Arc::new(Semaphore::new(max_connections)),
+            replay,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             request_seq: AtomicU64::new(0),
@@ -84,7 +90,16 @@ impl App {
     /// Swaps in a new snapshot and brings the per-secret metrics in line with it.
     pub fn install(&self, snapshot: Snapshot) {
         self.metrics.sync_secrets(&snapshot);
+        sync_replay(&self.replay, &self.metrics, &snapshot);
         self.shared.store(Arc::new(snapshot));
+    }
+}
+
+/// Replay stores and their metric series for the snapshot about to go live.
+fn sync_replay(stores: &Stores, metrics: &Metrics, snapshot: &Snapshot) {
+    stores.sync(snapshot);
+    for route in snapshot.routes.iter().filter(|r| r.replay.is_some()) {
+        metrics.replay_route(&route.name);
     }
 }
 

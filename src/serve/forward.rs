@@ -254,6 +254,7 @@ mod tests {
     fn only_a_verified_request_or_a_report_only_route_gets_a_permit() {
         let verified = Verified {
             secret_ids: vec!["a".into(), "b".into()],
+            signature: None,
         };
         let permit = Permit::new(Mode::Enforce, Ok(verified)).expect("verified");
         assert!(permit.verified());

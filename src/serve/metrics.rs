@@ -86,9 +86,31 @@ pub struct Metrics {
     secret_last_used: Family<SecretLabels, F64Gauge>,
     secret_info: Family<SecretInfoLabels, Gauge>,
     active_secrets: Family<CheckLabels, Gauge>,
+    replay_store_errors: Family<RouteLabels, Counter>,
+    replay_store_up: Family<RouteLabels, Gauge>,
     /// The per-secret and per-check series of the snapshot in force, so that a reload removes
     /// exactly those that went away and touches nothing else.
     exported: Mutex<Exported>,
+}
+
+/// One route's replay store series.
+#[derive(Clone, Debug)]
+pub struct ReplayHealth {
+    errors: Counter,
+    up: Gauge,
+}
+
+impl ReplayHealth {
+    /// The store answered.
+    pub fn ok(&self) {
+        self.up.set(1);
+    }
+
+    /// The store failed or was too slow.
+    pub fn failed(&self) {
+        self.errors.inc();
+        self.up.set(0);
+    }
 }
 
 /// What [`Metrics::sync_secrets`] exported last.
@@ -151,6 +173,8 @@ impl Metrics {
             secret_last_used: Family::default(),
             secret_info: Family::default(),
             active_secrets: Family::default(),
+            replay_store_errors: Family::default(),
+            replay_store_up: Family::default(),
             exported: Mutex::default(),
             registry: Registry::default(),
         };
@@ -210,7 +234,38 @@ impl Metrics {
             "Secrets active now per check; 0 means every request is rejected",
             m.active_secrets.clone(),
         );
+        r.register(
+            "replay_store_errors",
+            "Replay store calls that failed or took longer than 250 ms, by route",
+            m.replay_store_errors.clone(),
+        );
+        r.register(
+            "replay_store_up",
+            "1 while the route's replay store answered its last call, 0 after a failure",
+            m.replay_store_up.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Creates `route`'s replay store error counter at 0, so that `increase()` sees its first
+    /// failure. (The up gauge appears with the first store call, which sets it.)
+    pub fn replay_route(&self, route: &str) {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        drop(self.replay_store_errors.get_or_create(&labels));
+    }
+
+    /// The replay store series of `route`, as handles a claim keeps, so that a release made
+    /// after the request has been answered still counts.
+    pub fn replay_health(&self, route: &str) -> ReplayHealth {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        ReplayHealth {
+            errors: self.replay_store_errors.get_or_create(&labels).clone(),
+            up: self.replay_store_up.get_or_create(&labels).clone(),
+        }
     }
 
     /// The Prometheus text exposition.

@@ -11,9 +11,12 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::config::replay::OnStoreError;
 use crate::config::snapshot::{Route, Snapshot};
 use crate::serve::app::App;
 use crate::serve::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
+use crate::serve::replay::{self, KeyMissing};
+use crate::serve::replay_redis::{StoreError, STORE_BOUND};
 use crate::verify::{self, Rejected, Verified};
 
 /// Everything that ends a request before or instead of the upstream's answer.
@@ -37,6 +40,18 @@ pub enum ProxyError {
     /// Upstream unreachable or timed out.
     #[error(transparent)]
     Upstream(#[from] ForwardError),
+    /// Replay protection: delivered within the window; answered 200, not forwarded.
+    #[error("duplicate delivery")]
+    Duplicate,
+    /// Replay protection: the same delivery is still in flight.
+    #[error("duplicate delivery still in flight")]
+    InFlight,
+    /// Replay protection: the store failed and `on_store_error: reject`.
+    #[error(transparent)]
+    ReplayStore(#[from] StoreError),
+    /// Replay protection: the verified request carries nothing to key on.
+    #[error(transparent)]
+    ReplayKey(#[from] KeyMissing),
 }
 
 /// The one status map: error → status, metric outcome, client phrase.
@@ -59,6 +74,14 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
             "upstream_timeout",
             "gateway timeout",
         ),
+        ProxyError::Duplicate => (StatusCode::OK, "duplicate", "duplicate"),
+        ProxyError::InFlight => (StatusCode::CONFLICT, "duplicate", "duplicate in flight"),
+        ProxyError::ReplayStore(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replay_unavailable",
+            "replay store unavailable",
+        ),
+        ProxyError::ReplayKey(_) => (StatusCode::BAD_REQUEST, "rejected", "replay key missing"),
     }
 }
 
@@ -91,6 +114,13 @@ pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<Res
 
 /// The response for a failure: the client learns the phrase only.
 pub fn error_response(e: &ProxyError) -> Response<RespBody> {
+    if let ProxyError::Duplicate = e {
+        let body = Bytes::from_static(b"{\"status\":\"duplicate\"}");
+        let mut resp = json(StatusCode::OK, body, false);
+        let yes = HeaderValue::from_static("true");
+        resp.headers_mut().insert("x-hookguard-duplicate", yes);
+        return resp;
+    }
     let (status, _, phrase) = classify(e);
     let close = matches!(
         e,
@@ -106,6 +136,12 @@ struct Outcome {
     reason: &'static str,
     secret_ids: String,
     upstream: Option<Duration>,
+    /// What replay protection did: claimed, duplicate, in_flight, store_error, unrecorded.
+    replay: Option<&'static str>,
+    /// Where the replay key came from (never the key itself).
+    replay_key: Option<&'static str>,
+    /// The delivery id the replay key came from, when it is one.
+    delivery_id: Option<String>,
 }
 
 /// Serves one request. Never fails: every error is a response.
@@ -132,6 +168,7 @@ pub async fn handle(
         request_id = %request_id, %method, %path, route = %outcome.route, outcome = label,
         reason = outcome.reason, secret_id = %outcome.secret_ids, status = resp.status().as_u16(),
         upstream_ms = outcome.upstream.map(|d| d.as_secs_f64() * 1e3), total_ms = took.as_secs_f64() * 1e3,
+        replay = outcome.replay, replay_key = outcome.replay_key, delivery_id = outcome.delivery_id.as_deref(),
         error, "request"
     );
     Ok(resp)
@@ -170,8 +207,13 @@ async fn serve(
         Ok(_) => "valid",
         Err(rejected) => rejected.reason.as_str(),
     };
+    let key = replay_key(route, &verdict, &parts.headers, outcome)?;
     let permit = Permit::new(route.mode, verdict).map_err(ProxyError::Rejected)?;
     outcome.secret_ids = permit.secret_ids().to_owned();
+    let guard = match key {
+        Some(key) => claim(app, snap, route, &key, outcome).await?,
+        None => None,
+    };
     let marks = Marks {
         permit: &permit,
         route: &route.name,
@@ -185,7 +227,59 @@ async fn serve(
     let took = started.elapsed();
     outcome.upstream = Some(took);
     app.metrics.upstream(&route.name, took);
+    if let Some(guard) = guard {
+        match &result {
+            Ok(resp) if resp.status().is_success() => guard.keep().await,
+            _ => guard.release().await,
+        }
+    }
     Ok(result?)
+}
+
+/// The replay key of a verified request on a route with `replay:`; `None` otherwise (a
+/// failed verification, also in report-only mode, never touches the store).
+fn replay_key(
+    route: &Route,
+    verdict: &Result<Verified, Rejected>,
+    headers: &http::HeaderMap,
+    outcome: &mut Outcome,
+) -> Result<Option<replay::Key>, ProxyError> {
+    let (Some(cfg), Ok(verified)) = (&route.replay, verdict) else {
+        return Ok(None);
+    };
+    let key = replay::key(cfg, &route.checks, verified, headers)?;
+    outcome.replay_key = Some(key.kind.as_str());
+    outcome.delivery_id = key.id.clone();
+    Ok(Some(key))
+}
+
+/// Claims the key before forwarding: `Some(guard)` to forward and settle, `None` to forward
+/// unrecorded (`on_store_error: allow`), or the error that answers instead.
+async fn claim(
+    app: &App,
+    snap: &Snapshot,
+    route: &Route,
+    key: &replay::Key,
+    outcome: &mut Outcome,
+) -> Result<Option<replay::Guard>, ProxyError> {
+    let Some(cfg) = &route.replay else {
+        return Ok(None);
+    };
+    let store = app.replay.get(route, cfg);
+    // In flight at most as long as the upstream may take, plus the store calls around it.
+    let ttl = snap.limits.upstream_timeout + STORE_BOUND * 2 + Duration::from_secs(1);
+    let health = app.metrics.replay_health(&route.name);
+    let (seen, result) = match replay::claim(store, route, key, ttl, health).await {
+        replay::Claim::Claimed(guard) => ("claimed", Ok(Some(guard))),
+        replay::Claim::Duplicate => ("duplicate", Err(ProxyError::Duplicate)),
+        replay::Claim::InFlight => ("in_flight", Err(ProxyError::InFlight)),
+        replay::Claim::Failed(_) if cfg.on_store_error == OnStoreError::Allow => {
+            ("unrecorded", Ok(None))
+        }
+        replay::Claim::Failed(e) => ("store_error", Err(ProxyError::ReplayStore(e))),
+    };
+    outcome.replay = Some(seen);
+    result
 }
 
 /// Metrics for every check that ran: valid ones with their secret id.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
+use sha2::{Digest, Sha256};
 
 use crate::verify::extract::{self, Extracted};
 use crate::verify::mac::PreparedMac;
@@ -63,6 +64,9 @@ pub struct Check {
     pub kind: CheckKind,
     /// Every configured secret, in config order; only active ones are tried.
     pub secrets: Vec<CompiledSecret>,
+    /// Headers naming the provider's delivery id, first present wins: what replay protection
+    /// keys on (`key: auto`). Empty when the provider sends none.
+    pub delivery_id: Vec<HeaderName>,
 }
 
 /// The parts of a request verification reads.
@@ -83,6 +87,10 @@ pub struct Request<'a> {
 pub struct Verified {
     /// The matching secret id of each check, in check order.
     pub secret_ids: Vec<Arc<str>>,
+    /// SHA-256 of the decoded signature bytes that matched in the first check (never of the
+    /// secret): replay protection's key when no delivery id identifies the delivery. `None`
+    /// when the first check carries no per-delivery signature (`api-key`, `basic`).
+    pub signature: Option<[u8; 32]>,
 }
 
 /// A rejection: which check failed and why, plus the checks that passed before it.
@@ -104,9 +112,15 @@ pub fn verify(
     now: UnixMillis,
 ) -> Result<Verified, Rejected> {
     let mut secret_ids = Vec::with_capacity(checks.len());
+    let mut signature = None;
     for (index, check) in checks.iter().enumerate() {
-        match verify_check(check, req, tolerance_ms, now) {
-            Ok(id) => secret_ids.push(id),
+        match check_matched(check, req, tolerance_ms, now) {
+            Ok((id, sig)) => {
+                secret_ids.push(id);
+                if index == 0 {
+                    signature = sig;
+                }
+            }
             Err(reason) => {
                 return Err(Rejected {
                     check: index,
@@ -116,7 +130,10 @@ pub fn verify(
             }
         }
     }
-    Ok(Verified { secret_ids })
+    Ok(Verified {
+        secret_ids,
+        signature,
+    })
 }
 
 /// Verifies one check; on success returns the id of the secret that matched.
@@ -126,6 +143,19 @@ pub fn verify_check(
     tolerance_ms: i64,
     now: UnixMillis,
 ) -> Result<Arc<str>, Reason> {
+    check_matched(check, req, tolerance_ms, now).map(|(id, _)| id)
+}
+
+/// The secret id that matched and, for signature schemes, the digest of the signature bytes
+/// that matched (see [`Verified::signature`]).
+type Matched = (Arc<str>, Option<[u8; 32]>);
+
+fn check_matched(
+    check: &Check,
+    req: &Request<'_>,
+    tolerance_ms: i64,
+    now: UnixMillis,
+) -> Result<Matched, Reason> {
     let mut active = check
         .secrets
         .iter()
@@ -138,9 +168,11 @@ pub fn verify_check(
         CheckKind::Hmac(spec) => verify_hmac(spec, active, req, tolerance_ms, now),
         CheckKind::ApiKey { header, bearer } => {
             let presented = extract::api_key(req.headers, header, *bearer)?;
-            match_digest(active, presented)
+            match_digest(active, presented).map(|id| (id, None))
         }
-        CheckKind::Basic => match_digest(active, &extract::basic(req.headers)?),
+        CheckKind::Basic => {
+            match_digest(active, &extract::basic(req.headers)?).map(|id| (id, None))
+        }
     }
 }
 
@@ -164,7 +196,7 @@ fn verify_hmac<'a>(
     req: &Request<'_>,
     tolerance_ms: i64,
     now: UnixMillis,
-) -> Result<Arc<str>, Reason> {
+) -> Result<Matched, Reason> {
     let found: Extracted<'_> = extract::signatures(spec, req.headers)?;
     let sigs = decode_all(spec, &found.signatures)?;
     if let (Some(ts), Some(tspec)) = (found.timestamp, &spec.timestamp) {
@@ -182,8 +214,8 @@ fn verify_hmac<'a>(
     for s in active {
         let Some(mac) = &s.mac else { continue };
         let tag = mac.compute(&parts);
-        if sigs.iter().any(|sig| tag.matches(sig)) {
-            return Ok(s.secret.id.clone());
+        if let Some(sig) = sigs.iter().find(|sig| tag.matches(sig)) {
+            return Ok((s.secret.id.clone(), Some(Sha256::digest(sig).into())));
         }
     }
     Err(Reason::Invalid)
