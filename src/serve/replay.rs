@@ -243,7 +243,15 @@ pub async fn claim(
         }),
         Ok(Found::InFlight) => Claim::InFlight,
         Ok(Found::Duplicate) => Claim::Duplicate,
-        Err(e) => Claim::Failed(e),
+        Err(e) => {
+            // A claim that timed out may still reach Redis later and hold the key for the
+            // sender's retry: delete it again if it is ours, once Redis answers.
+            if let Store::Redis(r) = store {
+                let key = redis_key(&route.name, key);
+                tokio::spawn(async move { r.release(&key, token).await });
+            }
+            Claim::Failed(e)
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Script, Value};
+use redis::Value;
 
 use crate::config::replay::{RedisUrl, Topology};
 
@@ -64,8 +64,6 @@ pub struct RedisStore {
     conns: ArcSwap<Vec<(ThreadId, Conn)>>,
     /// When a connect last failed, per worker thread.
     failed: Mutex<Vec<(ThreadId, Instant)>>,
-    keep: Script,
-    release: Script,
 }
 
 const KEEP: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
@@ -80,8 +78,6 @@ impl RedisStore {
             url,
             conns: ArcSwap::from_pointee(Vec::new()),
             failed: Mutex::new(Vec::new()),
-            keep: Script::new(KEEP),
-            release: Script::new(RELEASE),
         }
     }
 
@@ -116,20 +112,20 @@ impl RedisStore {
 
     /// Marks our claim of `key` delivered, a duplicate for `window`.
     pub async fn keep(&self, key: &str, token: u64, window: Duration) -> Result<(), StoreError> {
-        let mut inv = self.keep.key(key);
-        inv.arg(format!("i:{token:016x}"))
+        let mut cmd = eval(KEEP, key);
+        cmd.arg(format!("i:{token:016x}"))
             .arg(format!("d:{token:016x}"))
             .arg(millis(window));
-        self.bounded(|mut c| async move { c.invoke(&inv).await })
+        self.bounded(|mut c| async move { c.query(&cmd).await })
             .await
             .map(|_: Value| ())
     }
 
     /// Deletes `key` if it is still our claim.
     pub async fn release(&self, key: &str, token: u64) -> Result<(), StoreError> {
-        let mut inv = self.release.key(key);
-        inv.arg(format!("i:{token:016x}"));
-        self.bounded(|mut c| async move { c.invoke(&inv).await })
+        let mut cmd = eval(RELEASE, key);
+        cmd.arg(format!("i:{token:016x}"));
+        self.bounded(|mut c| async move { c.query(&cmd).await })
             .await
             .map(|_: Value| ())
     }
@@ -272,16 +268,16 @@ impl Conn {
             Conn::Cluster(c) => cmd.query_async(c).await,
         }
     }
+}
 
-    async fn invoke<T: redis::FromRedisValue>(
-        &mut self,
-        inv: &redis::ScriptInvocation<'_>,
-    ) -> redis::RedisResult<T> {
-        match self {
-            Conn::Manager(m) => inv.invoke_async(m).await,
-            Conn::Cluster(c) => inv.invoke_async(c).await,
-        }
-    }
+/// `EVAL script 1 key`, arguments to follow. The script travels whole each time (Redis caches
+/// its compiled form by digest): an `EVALSHA` that meets an empty script cache after a Redis
+/// restart needs a second round trip, which a call that has already timed out never makes, so
+/// a late release would be lost.
+fn eval(script: &str, key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(1).arg(key);
+    cmd
 }
 
 fn millis(d: Duration) -> u64 {
