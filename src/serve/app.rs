@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use tokio::sync::Semaphore;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
 
 use crate::config::snapshot::{Shared, Snapshot};
 use crate::serve::metrics::Metrics;
@@ -25,6 +27,10 @@ pub struct App {
     pub replay: Stores,
     ready: AtomicBool,
     draining: AtomicBool,
+    /// Set when the drain limit is reached: requests holding a replay claim stop waiting for
+    /// the upstream and release it while the runtime can still reach the store.
+    cut_off: watch::Sender<bool>,
+    drain_ms: AtomicU64,
     request_seq: AtomicU64,
     id_prefix: String,
     clock: fn() -> UnixMillis,
@@ -50,6 +56,8 @@ impl App {
             replay,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            cut_off: watch::Sender::new(false),
+            drain_ms: AtomicU64::new(0),
             request_seq: AtomicU64::new(0),
             id_prefix: random_prefix(),
             clock,
@@ -79,6 +87,32 @@ impl App {
     /// Whether shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+
+    /// A drain limit a test set in place of `server::DRAIN_TIMEOUT`.
+    pub fn drain_override(&self) -> Option<Duration> {
+        let ms = self.drain_ms.load(Ordering::Relaxed);
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// Shortens the drain limit (tests, which cannot wait 30 s for a cut-off).
+    pub fn set_drain_timeout(&self, limit: Duration) {
+        let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        self.drain_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// The drain limit was reached: requests still waiting on the upstream with a replay
+    /// claim give up and release it.
+    pub fn cut_off(&self) {
+        self.cut_off.send_replace(true);
+    }
+
+    /// Resolves once [`App::cut_off`] was called.
+    pub fn cut_off_signal(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let mut rx = self.cut_off.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 
     /// A request id unique across restarts: a random per-process prefix and a sequence number.

@@ -52,6 +52,9 @@ pub enum ProxyError {
     /// Replay protection: the verified request carries nothing to key on.
     #[error(transparent)]
     ReplayKey(#[from] KeyMissing),
+    /// Shutdown's drain limit cut off a request waiting on the upstream with a replay claim.
+    #[error("cut off by shutdown")]
+    CutOff,
 }
 
 /// The one status map: error → status, metric outcome, client phrase.
@@ -82,6 +85,7 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
             "replay store unavailable",
         ),
         ProxyError::ReplayKey(_) => (StatusCode::BAD_REQUEST, "rejected", "replay key missing"),
+        ProxyError::CutOff => (StatusCode::SERVICE_UNAVAILABLE, "cut_off", "shutting down"),
     }
 }
 
@@ -223,7 +227,15 @@ async fn serve(
     };
     let timeout = snap.limits.upstream_timeout;
     let started = Instant::now();
-    let result = forward::forward(&route.upstream, &marks, parts, body, timeout).await;
+    let forwarding = forward::forward(&route.upstream, &marks, parts, body, timeout);
+    let result = match &guard {
+        // Shutdown's drain limit ends the wait, so the claim is released, not lost.
+        Some(_) => tokio::select! {
+            r = forwarding => r.map_err(ProxyError::from),
+            () = app.cut_off_signal() => Err(ProxyError::CutOff),
+        },
+        None => forwarding.await.map_err(ProxyError::from),
+    };
     let took = started.elapsed();
     outcome.upstream = Some(took);
     app.metrics.upstream(&route.name, took);
@@ -233,7 +245,7 @@ async fn serve(
             _ => guard.release().await,
         }
     }
-    Ok(result?)
+    result
 }
 
 /// The replay key of a verified request on a route with `replay:`; `None` otherwise (a

@@ -255,3 +255,42 @@ fn client_ids(redis: &RedisServer) -> Vec<String> {
     ids.sort();
     ids
 }
+
+#[tokio::test]
+async fn a_request_cut_off_by_the_shutdown_drain_limit_releases_its_claim() {
+    let redis = RedisServer::start();
+    let slow = Upstream::start_with(StatusCode::OK, Duration::from_secs(5)).await;
+    let ok = Upstream::start().await;
+    let mut a = Proxy::start(&config(&slow.url(), &redis.url(), ""), &[]).await;
+    let b = Proxy::start(&config(&ok.url(), &redis.url(), ""), &[]).await;
+    a.app.set_drain_timeout(Duration::from_millis(300));
+    let headers = {
+        let mut h = a.sign("gh", None, b"{}", now_s());
+        h.push(("x-github-delivery".into(), "d-cut".into()));
+        h
+    };
+    let url = format!("{}/hook", a.url());
+    let first = tokio::spawn(async move { post(&url, &headers, "{}").await });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while slow.count() == 0 {
+        assert!(Instant::now() < deadline, "never forwarded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(deliver(&b, "d-cut", "{}").await.0, StatusCode::CONFLICT);
+    a.shutdown();
+    let task = a.task.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let cut = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cut.0, StatusCode::SERVICE_UNAVAILABLE);
+    // The sender's retry, on the replica still running: delivered, not 409.
+    let retry = deliver(&b, "d-cut", "{}").await;
+    assert_eq!(retry.0, StatusCode::OK);
+    assert!(retry.1.get("x-hookguard-duplicate").is_none());
+    assert_eq!(ok.count(), 1);
+}
