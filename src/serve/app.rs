@@ -131,7 +131,7 @@ impl App {
 
 /// Replay stores and their metric series for the snapshot about to go live.
 fn sync_replay(stores: &Stores, metrics: &Metrics, snapshot: &Snapshot) {
-    stores.sync(snapshot);
+    stores.sync(snapshot, metrics);
     for route in snapshot.routes.iter().filter(|r| r.replay.is_some()) {
         metrics.replay_route(&route.name);
     }

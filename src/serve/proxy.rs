@@ -277,10 +277,9 @@ async fn claim(
     let Some(cfg) = &route.replay else {
         return Ok(None);
     };
-    let store = app.replay.get(route, cfg);
+    let (store, health) = app.replay.get(route, cfg, &app.metrics);
     // In flight at most as long as the upstream may take, plus the store calls around it.
     let ttl = snap.limits.upstream_timeout + STORE_BOUND * 2 + Duration::from_secs(1);
-    let health = app.metrics.replay_health(&route.name);
     let (seen, result) = match replay::claim(store, route, key, ttl, health).await {
         replay::Claim::Claimed(guard) => ("claimed", Ok(Some(guard))),
         replay::Claim::Duplicate => ("duplicate", Err(ProxyError::Duplicate)),

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::replay::{Replay, ReplayKey, Store as StoreSpec};
 use crate::config::snapshot::{Route, Snapshot};
-use crate::serve::metrics::ReplayHealth;
+use crate::serve::metrics::{Metrics, ReplayHealth};
 use crate::serve::replay_memory::MemoryStore;
 use crate::serve::replay_redis::{Found, RedisStore, StoreError};
 use crate::verify::{extract, Check, Verified};
@@ -134,13 +134,15 @@ pub enum Store {
 /// route's memory store keeps its keys, and one that keeps a Redis URL keeps its connections.
 #[derive(Default)]
 pub struct Stores {
-    routes: ArcSwap<HashMap<Arc<str>, Store>>,
+    /// Each route's store, with its metric handles (looked up once per reload, not per
+    /// request).
+    routes: ArcSwap<HashMap<Arc<str>, (Store, ReplayHealth)>>,
     redis: Mutex<HashMap<String, Arc<RedisStore>>>,
 }
 
 impl Stores {
     /// Brings the stores in line with `snap`; stores no route uses any more are dropped.
-    pub fn sync(&self, snap: &Snapshot) {
+    pub fn sync(&self, snap: &Snapshot, metrics: &Metrics) {
         let old = self.routes.load_full();
         let mut redis = self.redis.lock().unwrap_or_else(PoisonError::into_inner);
         let mut urls = HashSet::new();
@@ -151,7 +153,7 @@ impl Stores {
             };
             let store = match &replay.store {
                 StoreSpec::Memory { max_entries } => match old.get(&route.name) {
-                    Some(Store::Memory(m)) => {
+                    Some((Store::Memory(m), _)) => {
                         m.set_max_entries(*max_entries);
                         Store::Memory(m.clone())
                     }
@@ -165,23 +167,26 @@ impl Stores {
                     Store::Redis(store.clone())
                 }
             };
-            routes.insert(route.name.clone(), store);
+            let health = metrics.replay_health(&route.name);
+            routes.insert(route.name.clone(), (store, health));
         }
         redis.retain(|url, _| urls.contains(url));
         self.routes.store(Arc::new(routes));
     }
 
-    /// The store of `route` (a route of the snapshot in force, or of the one just replaced).
-    pub fn get(&self, route: &Route, replay: &Replay) -> Store {
+    /// The store of `route` (a route of the snapshot in force, or of the one just replaced),
+    /// with its metric handles.
+    pub fn get(&self, route: &Route, replay: &Replay, metrics: &Metrics) -> (Store, ReplayHealth) {
         let current = self.routes.load();
         let found = current
             .get(&route.name)
-            .filter(|s| matches(s, &replay.store));
-        if let Some(store) = found {
-            return store.clone();
+            .filter(|(s, _)| matches(s, &replay.store));
+        if let Some(found) = found {
+            return found.clone();
         }
         // A request still on the snapshot a reload just replaced, whose route's store changed.
-        match &replay.store {
+        let health = metrics.replay_health(&route.name);
+        let store = match &replay.store {
             StoreSpec::Memory { max_entries } => {
                 Store::Memory(Arc::new(MemoryStore::new(*max_entries)))
             }
@@ -192,7 +197,8 @@ impl Stores {
                     .or_insert_with(|| Arc::new(RedisStore::new(url.clone())));
                 Store::Redis(store.clone())
             }
-        }
+        };
+        (store, health)
     }
 }
 
@@ -225,16 +231,20 @@ pub async fn claim(
     health: ReplayHealth,
 ) -> Claim {
     let token: u64 = rand::random();
+    let redis_key = match &store {
+        Store::Memory(_) => String::new(),
+        Store::Redis(_) => redis_key(&route.name, key),
+    };
     let found = match &store {
         Store::Memory(m) => Ok(m.claim(key.digest, token, Instant::now(), ttl)),
-        Store::Redis(r) => r.claim(&redis_key(&route.name, key), token, ttl).await,
+        Store::Redis(r) => r.claim(&redis_key, token, ttl).await,
     };
     observe(&store, &health, &found);
     let window = route.replay.as_ref().map_or(ttl, |r| r.window);
     match found {
         Ok(Found::Claimed) => Claim::Claimed(Guard {
             store,
-            redis_key: redis_key(&route.name, key),
+            redis_key,
             digest: key.digest,
             token,
             window,
@@ -247,8 +257,7 @@ pub async fn claim(
             // A claim that timed out may still reach Redis later and hold the key for the
             // sender's retry: delete it again if it is ours, once Redis answers.
             if let Store::Redis(r) = store {
-                let key = redis_key(&route.name, key);
-                tokio::spawn(async move { r.release(&key, token).await });
+                tokio::spawn(async move { r.release(&redis_key, token).await });
             }
             Claim::Failed(e)
         }

@@ -73,32 +73,19 @@ impl MemoryStore {
             }
             inner.remove(&key);
         }
-        while inner.keys.len() >= max {
-            let Some((_, oldest)) = inner.order.pop_first() else {
-                break;
-            };
-            inner.keys.remove(&oldest);
-        }
-        inner.seq += 1;
-        let seq = inner.seq;
-        inner.order.insert(seq, key);
-        let expires = now + ttl;
-        let entry = Entry {
-            seq,
-            token,
-            done: false,
-            expires,
-        };
-        inner.keys.insert(key, entry);
+        inner.insert(key, token, false, now + ttl, max);
         Found::Claimed
     }
 
-    /// Marks our claim of `key` delivered: a duplicate until `now + window`.
+    /// Marks `key` delivered: a duplicate until `now + window`, whoever held it (a 2xx means
+    /// the delivery was made; see the Redis store's `keep`).
     pub fn keep(&self, key: [u8; 32], token: u64, now: Instant, window: Duration) {
+        let max = self.max_entries.load(Ordering::Relaxed);
         let mut inner = self.lock();
-        if let Some(e) = inner.keys.get_mut(&key).filter(|e| e.token == token) {
-            e.done = true;
-            e.expires = now + window;
+        if let Some(e) = inner.keys.get_mut(&key) {
+            (e.token, e.done, e.expires) = (token, true, now + window);
+        } else {
+            inner.insert(key, token, true, now + window, max);
         }
     }
 
@@ -116,6 +103,26 @@ impl MemoryStore {
 }
 
 impl Inner {
+    /// Inserts a key that is not held, evicting the oldest down to `max - 1` first.
+    fn insert(&mut self, key: [u8; 32], token: u64, done: bool, expires: Instant, max: usize) {
+        while self.keys.len() >= max {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.keys.remove(&oldest);
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        self.order.insert(seq, key);
+        let entry = Entry {
+            seq,
+            token,
+            done,
+            expires,
+        };
+        self.keys.insert(key, entry);
+    }
+
     fn remove(&mut self, key: &[u8; 32]) {
         if let Some(e) = self.keys.remove(key) {
             self.order.remove(&e.seq);
@@ -148,21 +155,36 @@ mod tests {
     }
 
     #[test]
-    fn a_release_or_keep_with_another_token_leaves_the_newer_claim_alone() {
+    fn a_release_with_another_token_leaves_the_newer_claim_alone() {
         let store = MemoryStore::new(10);
         let t0 = Instant::now();
-        assert_eq!(
-            store.claim(k(1), 1, t0, Duration::from_millis(5)),
-            Found::Claimed
-        );
+        let short = Duration::from_millis(5);
+        assert_eq!(store.claim(k(1), 1, t0, short), Found::Claimed);
         // The first claim expired; a retry claims the key with its own token.
         let t1 = t0 + Duration::from_millis(6);
         assert_eq!(store.claim(k(1), 2, t1, TTL), Found::Claimed);
         store.release(k(1), 1);
-        store.keep(k(1), 1, t1, TTL);
         assert_eq!(store.claim(k(1), 3, t1, TTL), Found::InFlight);
         store.release(k(1), 2);
         assert_eq!(store.claim(k(1), 3, t1, TTL), Found::Claimed);
+    }
+
+    #[test]
+    fn a_late_2xx_marks_the_key_delivered_whoever_holds_it() {
+        let store = MemoryStore::new(10);
+        let t0 = Instant::now();
+        let short = Duration::from_millis(5);
+        assert_eq!(store.claim(k(1), 1, t0, short), Found::Claimed);
+        let t1 = t0 + Duration::from_millis(6);
+        assert_eq!(store.claim(k(1), 2, t1, TTL), Found::Claimed);
+        // The first attempt's upstream answered 2xx after all: the delivery was made.
+        store.keep(k(1), 1, t1, TTL);
+        // The retry's failure then releases nothing: its claim is no longer there.
+        store.release(k(1), 2);
+        assert_eq!(store.claim(k(1), 3, t1, TTL), Found::Duplicate);
+        // Kept after its claim was evicted or expired: recorded anew.
+        store.keep(k(9), 9, t1, TTL);
+        assert_eq!(store.claim(k(9), 3, t1, TTL), Found::Duplicate);
     }
 
     #[test]

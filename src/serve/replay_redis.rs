@@ -2,8 +2,9 @@
 //!
 //! One `SET key value NX GET PX ttl` claims a delivery atomically and says, when it fails,
 //! whether the first delivery is still in flight (`i:<token>`) or done (`d:<token>`). Keeping
-//! and releasing are compare-and-set / compare-and-delete Lua scripts on the claim's own
-//! token, so a slow first delivery whose claim has expired cannot touch a newer claim.
+//! is a plain `SET ... PX window` (a 2xx means delivered, whoever holds the key); releasing
+//! is a compare-and-delete Lua script on the claim's own token, so a slow first delivery
+//! whose claim has expired cannot release a newer claim.
 //!
 //! Connections: one multiplexed connection per worker thread, made on first use there and
 //! kept by the `redis` crate's tokio `ConnectionManager`, which reconnects by itself (Cluster
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use redis::io::tcp::{socket2, TcpSettings};
 use redis::Value;
 
 use crate::config::replay::{RedisUrl, Topology};
@@ -66,8 +68,6 @@ pub struct RedisStore {
     failed: Mutex<Vec<(ThreadId, Instant)>>,
 }
 
-const KEEP: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-    return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return 0 end";
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
     return redis.call('DEL', KEYS[1]) else return 0 end";
 
@@ -110,11 +110,14 @@ impl RedisStore {
         })
     }
 
-    /// Marks our claim of `key` delivered, a duplicate for `window`.
+    /// Marks `key` delivered, a duplicate for `window`. No compare: the upstream answered 2xx,
+    /// so the delivery was made whoever holds the key now (a claim of ours that expired and a
+    /// retry's newer one alike), and its copies are duplicates. A plain `SET`, no script.
     pub async fn keep(&self, key: &str, token: u64, window: Duration) -> Result<(), StoreError> {
-        let mut cmd = eval(KEEP, key);
-        cmd.arg(format!("i:{token:016x}"))
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
             .arg(format!("d:{token:016x}"))
+            .arg("PX")
             .arg(millis(window));
         self.bounded(|mut c| async move { c.query(&cmd).await })
             .await
@@ -250,12 +253,22 @@ impl RedisStore {
 }
 
 async fn manager(client: redis::Client) -> redis::RedisResult<Conn> {
+    // Every call is bounded by `bounded` already: no second timer per command here. A Redis
+    // that vanishes without a reset (a partition) is noticed by TCP within seconds, not
+    // minutes, and the manager then reconnects.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(1));
+    let tcp = TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive)
+        .set_user_timeout(Duration::from_secs(3));
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(STORE_BOUND)
-        .set_response_timeout(STORE_BOUND)
         .set_number_of_retries(2)
         .set_factor(2)
-        .set_max_delay(200);
+        .set_max_delay(200)
+        .set_tcp_settings(tcp);
     Ok(Conn::Manager(
         ConnectionManager::new_with_config(client, config).await?,
     ))
