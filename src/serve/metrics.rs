@@ -242,14 +242,14 @@ impl Metrics {
         );
         r.register(
             "replay_store_up",
-            "1 while the route's replay store answered its last call, 0 after a failure",
+            "0 after the route's replay store failed a call, 1 once it answers (and before any call)",
             m.replay_store_up.clone(),
         );
         Metrics { registry, ..m }
     }
 
     /// Creates `route`'s replay store error counter at 0, so that `increase()` sees its first
-    /// failure. (The up gauge appears with the first store call, which sets it.)
+    /// failure.
     pub fn replay_route(&self, route: &str) {
         let labels = RouteLabels {
             route: route.to_owned(),
@@ -263,9 +263,18 @@ impl Metrics {
         let labels = RouteLabels {
             route: route.to_owned(),
         };
+        // A new route's store starts up: 0 means a call failed, not that none was made yet.
+        let up = match self.replay_store_up.get(&labels) {
+            Some(up) => up.clone(),
+            None => {
+                let up = self.replay_store_up.get_or_create(&labels).clone();
+                up.set(1);
+                up
+            }
+        };
         ReplayHealth {
             errors: self.replay_store_errors.get_or_create(&labels).clone(),
-            up: self.replay_store_up.get_or_create(&labels).clone(),
+            up,
         }
     }
 
