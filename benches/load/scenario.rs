@@ -105,7 +105,11 @@ impl Runner<'_> {
             self.rounds
         };
         for round in 1..=rounds {
-            for &target in sc.targets {
+            // Each round starts with the next target: whichever runs first in a round (after
+            // the previous round's last, or on a machine still warming up) is not always the same.
+            let n = sc.targets.len();
+            let order = (0..n).map(|i| sc.targets[(i + round - 1) % n]);
+            for target in order {
                 if self.skipped.contains_key(&target) {
                     continue;
                 }
