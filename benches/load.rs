@@ -77,8 +77,8 @@ struct Opts {
     /// Rounds per scenario (targets alternate within each round).
     #[arg(long)]
     rounds: Option<usize>,
-    /// Run only these scenarios (comma-separated): ka64, ka256, invalid, body1m,
-    /// tls-newconn, idle1k, reload.
+    /// Run only these scenarios (comma-separated): ka64, ka64-replay, ka256, invalid,
+    /// body1m, tls-newconn, idle1k, reload.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Use the built-in hyper load generator even when wrk is installed.
@@ -111,6 +111,12 @@ fn main() -> Result<()> {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let wants_redis = opts.only.is_empty() || opts.only.iter().any(|n| n == "ka64-replay");
+    let redis = if wants_redis && installed_redis() {
+        Some(start_redis(dir.path())?)
+    } else {
+        None
+    };
     let ctx = Ctx {
         dir: dir.path().to_path_buf(),
         upstream: upstream::spawn()?,
@@ -118,6 +124,7 @@ fn main() -> Result<()> {
         cert: payload::write_cert(dir.path())?,
         workers,
         clk_tck: procs::clk_tck(),
+        redis: redis.as_ref().map(|(port, _)| *port),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -157,6 +164,10 @@ fn runner<'a>(opts: &Opts, ctx: &'a Ctx, rt: &'a tokio::runtime::Runtime) -> Run
         (secs(5), 3, secs(1), secs(2))
     };
     let mut skipped = BTreeMap::new();
+    if ctx.redis.is_none() {
+        let why = "redis-server is not installed (apt-get install -y redis-server)".to_string();
+        skipped.insert(Target::HookguardReplayRedis, why);
+    }
     if !ctx.hookguard.exists() {
         let why = format!(
             "{} not found: run `cargo build --release`",
@@ -190,6 +201,37 @@ fn runner<'a>(opts: &Opts, ctx: &'a Ctx, rt: &'a tokio::runtime::Runtime) -> Run
         skipped,
         results: report::Results::default(),
     }
+}
+
+fn installed_redis() -> bool {
+    std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// The replay scenario's redis-server: a free port, its files in the run's temp dir, an
+/// append-only file fsynced once a second (Redis's own default for `appendonly yes`), as a
+/// production store would run. Stopped when the returned process is dropped.
+fn start_redis(dir: &std::path::Path) -> Result<(u16, procs::Proc)> {
+    let port = procs::free_port()?;
+    let data = dir.join("redis");
+    std::fs::create_dir_all(&data)?;
+    let mut cmd = std::process::Command::new("redis-server");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+    ])
+    .arg("--dir")
+    .arg(&data)
+    .args(["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut proc = procs::Proc::spawn("redis-server", &mut cmd, dir.join("redis.log"))?;
+    proc.wait_ready(port, Duration::from_secs(10))?;
+    Ok((port, proc))
 }
 
 fn default_hookguard() -> PathBuf {

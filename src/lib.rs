@@ -10,7 +10,8 @@
 //!    is answered by hookguard itself, before the body is read when it has none.
 //! 3. Only a `verify::Verified` value is forwarded in enforce mode: `serve::forward` strips
 //!    hop-by-hop and client-sent `x-hookguard-*`/`x-forwarded-*` headers, adds its own, and
-//!    streams the upstream's answer back (502, 504 on failure).
+//!    streams the upstream's answer back (502, 504 on failure). On a route with `replay:` the
+//!    delivery's key is claimed first (`serve::replay`): a duplicate is answered, not forwarded.
 //! 4. `ops::reload` rebuilds the whole snapshot from disk on file change or SIGHUP and swaps
 //!    it in; a bad config leaves the running one in place.
 //!
@@ -51,6 +52,7 @@
 //!   - `checks`: `verify:` entries to compiled checks with their secrets.
 //!   - `handshakes`: a check's handshake, `handshake: forward` and its `verify_token:`.
 //!   - `compile`: validate and freeze a config into a snapshot; `load(path)`.
+//!   - `replay`: a route's `replay:` checked; Redis URLs parsed, passwords kept out of sight.
 //!   - `snapshot`: the immutable `Snapshot` and route matching.
 //!   - `tls`: PEM to rustls server config.
 //!   - `clock`: the wall clock and RFC 3339 rendering, for the layers above.
@@ -63,6 +65,9 @@
 //!   - `proxy`: route, body limits, verify, and the one error-to-status map.
 //!   - `handshake`: the proxy's two handshake hooks (before the body, after verification).
 //!   - `forward`: header hygiene and the pooled upstream client.
+//!   - `replay`: replay keys, the stores kept across reloads, claim and keep-or-release.
+//!   - `replay_memory`, `replay_redis`: the per-route memory store; the Redis store with one
+//!     multiplexed connection per worker.
 //! - `ops/`: operating the process.
 //!   - `admin`: `/healthz`, `/readyz`, `/metrics`.
 //!   - `reload`: file watch and SIGHUP to a new snapshot.

@@ -57,12 +57,25 @@ where
 
 /// Send one signed POST and read the whole response; returns its status code.
 pub async fn post(sender: &mut Sender, payload: &Payload, close: bool) -> Result<u16> {
+    post_as(sender, payload, close, None).await
+}
+
+/// [`post`] as delivery `id` (`X-GitHub-Delivery`), when given.
+pub async fn post_as(
+    sender: &mut Sender,
+    payload: &Payload,
+    close: bool,
+    id: Option<String>,
+) -> Result<u16> {
     let mut req = Request::post("/")
         .header("host", "127.0.0.1")
         .header("content-type", "application/json")
         .header("x-hub-signature-256", &payload.signature);
     if close {
         req = req.header("connection", "close");
+    }
+    if let Some(id) = id {
+        req = req.header("x-github-delivery", id);
     }
     let req = req.body(Full::new(payload.body.clone()))?;
     sender.ready().await?;
@@ -98,8 +111,12 @@ struct Tally {
 pub async fn run(job: &Job, tls: Option<TlsConnector>) -> Result<Load> {
     let start = Instant::now();
     let deadline = start + job.duration;
+    let prefix = crate::wrk::run_prefix();
     let tasks: Vec<_> = (0..job.conns)
-        .map(|_| tokio::spawn(worker(job.clone(), tls.clone(), deadline)))
+        .map(|i| {
+            let ids = job.unique_ids.then(|| format!("{prefix}{i}-"));
+            tokio::spawn(worker(job.clone(), tls.clone(), deadline, ids))
+        })
         .collect();
     let mut all = Tally::default();
     for task in tasks {
@@ -121,17 +138,25 @@ pub async fn run(job: &Job, tls: Option<TlsConnector>) -> Result<Load> {
     })
 }
 
-async fn worker(job: Job, tls: Option<TlsConnector>, deadline: Instant) -> Tally {
+async fn worker(
+    job: Job,
+    tls: Option<TlsConnector>,
+    deadline: Instant,
+    ids: Option<String>,
+) -> Tally {
     let mut tally = Tally::default();
     let mut conn: Option<Sender> = None;
+    let mut n = 0u64;
     while Instant::now() < deadline {
+        n += 1;
+        let id = ids.as_ref().map(|p| format!("{p}{n}"));
         let began = Instant::now();
         let sent = tokio::time::timeout(Duration::from_secs(10), async {
             let mut sender = match conn.take() {
                 Some(sender) if !job.close => sender,
                 _ => connect(job.port, tls.as_ref()).await?,
             };
-            let status = post(&mut sender, &job.payload, job.close).await?;
+            let status = post_as(&mut sender, &job.payload, job.close, id).await?;
             conn = Some(sender);
             Ok::<u16, anyhow::Error>(status)
         })

@@ -54,7 +54,7 @@ pub fn collect(ctx: &Ctx, runner: &Runner) -> BTreeMap<&'static str, String> {
         "runs",
         format!(
             "{} rounds × {:?} measured (+{:?} warm-up; reload runs {:?}), targets alternate \
-             within a round",
+             within a round, each round starting with the next",
             runner.rounds, runner.duration, runner.warmup, runner.reload_duration
         ),
     );

@@ -24,6 +24,10 @@ pub enum Target {
     Haproxy,
     /// haproxy verifying the same HMAC with its `hmac()` converter.
     HaproxyVerify,
+    /// hookguard as `Hookguard`, with `replay: memory`.
+    HookguardReplayMemory,
+    /// hookguard as `Hookguard`, with `replay:` on the harness's redis-server.
+    HookguardReplayRedis,
 }
 
 impl Target {
@@ -35,6 +39,8 @@ impl Target {
             Target::Nginx => "nginx",
             Target::Haproxy => "haproxy",
             Target::HaproxyVerify => "haproxy-verify",
+            Target::HookguardReplayMemory => "hookguard-replay-memory",
+            Target::HookguardReplayRedis => "hookguard-replay-redis",
         }
     }
 }
@@ -53,6 +59,8 @@ pub struct Ctx {
     pub workers: usize,
     /// Clock ticks per second of /proc CPU times.
     pub clk_tck: u64,
+    /// Port of the harness's redis-server, when one runs.
+    pub redis: Option<u16>,
 }
 
 /// How a target is to be set up for one scenario.
@@ -92,10 +100,12 @@ pub fn start(ctx: &Ctx, target: Target, setup: Setup) -> Result<Started> {
                 ..started
             })
         }
-        Target::Hookguard => {
+        Target::Hookguard | Target::HookguardReplayMemory | Target::HookguardReplayRedis => {
             let admin = free_port()?;
             let path = ctx.dir.join("hookguard.yaml");
-            write_atomic(&path, &hookguard_config(ctx, port, admin, setup.tls, false))?;
+            let mut text = hookguard_config(ctx, port, admin, setup.tls, false);
+            text += &replay_config(ctx, target)?;
+            write_atomic(&path, &text)?;
             let mut cmd = Command::new(&ctx.hookguard);
             cmd.arg("run")
                 .arg("--config")
@@ -168,6 +178,20 @@ pub fn hookguard_config(ctx: &Ctx, port: u16, admin: u16, tls: bool, second: boo
          secrets:\n        - id: \"k1\"\n          value: \"{SECRET}\"\n{extra}",
         up = ctx.upstream,
     )
+}
+
+/// The route's `replay:` for a replay target (empty for plain hookguard): key `auto`, so the
+/// `X-GitHub-Delivery` each request carries, and the default window (10m).
+fn replay_config(ctx: &Ctx, target: Target) -> Result<String> {
+    let store = match target {
+        Target::HookguardReplayMemory => "memory".to_string(),
+        Target::HookguardReplayRedis => {
+            let port = ctx.redis.context("no redis-server running")?;
+            format!("redis://127.0.0.1:{port}/0")
+        }
+        _ => return Ok(String::new()),
+    };
+    Ok(format!("    replay:\n      store: \"{store}\"\n"))
 }
 
 fn nginx_config(ctx: &Ctx, port: u16) -> String {

@@ -16,7 +16,9 @@ use crate::procs::Usage;
 use crate::report::{Memory, Results, Sample};
 use crate::wrk::{self, Job, Load};
 
-use Target::{Direct, Haproxy, HaproxyVerify, Hookguard, Nginx};
+use Target::{
+    Direct, Haproxy, HaproxyVerify, Hookguard, HookguardReplayMemory, HookguardReplayRedis, Nginx,
+};
 
 /// What a scenario measures.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,23 +47,27 @@ pub struct Scenario {
     pub valid: bool,
     /// TLS with a new connection per request.
     pub tls: bool,
+    /// A fresh `X-GitHub-Delivery` on every request (what replay protection keys on).
+    pub ids: bool,
     /// Targets, in the order they alternate.
     pub targets: &'static [Target],
 }
 
 const ALL: &[Target] = &[Direct, Hookguard, Nginx, Haproxy, HaproxyVerify];
+const REPLAY: &[Target] = &[Hookguard, HookguardReplayMemory, HookguardReplayRedis];
 const KIB: usize = 1024;
 
 /// Every scenario, in the order they run.
 #[rustfmt::skip] // one scenario a line reads as a table; rustfmt would make it 80 lines
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "ka64", what: "1 KiB POST, valid signature, 64 keep-alive connections", kind: Kind::Load, conns: 64, body: KIB, valid: true, tls: false, targets: ALL },
-    Scenario { name: "ka256", what: "1 KiB POST, valid signature, 256 keep-alive connections", kind: Kind::Load, conns: 256, body: KIB, valid: true, tls: false, targets: ALL },
-    Scenario { name: "invalid", what: "1 KiB POST, wrong signature (rejections/s), 64 keep-alive connections", kind: Kind::Load, conns: 64, body: KIB, valid: false, tls: false, targets: &[Hookguard, HaproxyVerify] },
-    Scenario { name: "body1m", what: "1 MiB POST, valid signature, 16 keep-alive connections", kind: Kind::Load, conns: 16, body: KIB * KIB, valid: true, tls: false, targets: ALL },
-    Scenario { name: "tls-newconn", what: "1 KiB POST over a new TLS connection per request, 32 connections", kind: Kind::Load, conns: 32, body: KIB, valid: true, tls: true, targets: &[Hookguard, Haproxy, HaproxyVerify] },
-    Scenario { name: "idle1k", what: "RSS with 1,000 idle keep-alive connections (one request each)", kind: Kind::Idle, conns: 1000, body: KIB, valid: true, tls: false, targets: &[Hookguard, Nginx, Haproxy, HaproxyVerify] },
-    Scenario { name: "reload", what: "ka64 load while the config is rewritten 100 times (atomic rename)", kind: Kind::Reload, conns: 64, body: KIB, valid: true, tls: false, targets: &[Hookguard] },
+    Scenario { name: "ka64", what: "1 KiB POST, valid signature, 64 keep-alive connections", kind: Kind::Load, conns: 64, body: KIB, valid: true, tls: false, ids: false, targets: ALL },
+    Scenario { name: "ka64-replay", what: "ka64 with a fresh X-GitHub-Delivery per request: no replay, replay: memory, replay: Redis", kind: Kind::Load, conns: 64, body: KIB, valid: true, tls: false, ids: true, targets: REPLAY },
+    Scenario { name: "ka256", what: "1 KiB POST, valid signature, 256 keep-alive connections", kind: Kind::Load, conns: 256, body: KIB, valid: true, tls: false, ids: false, targets: ALL },
+    Scenario { name: "invalid", what: "1 KiB POST, wrong signature (rejections/s), 64 keep-alive connections", kind: Kind::Load, conns: 64, body: KIB, valid: false, tls: false, ids: false, targets: &[Hookguard, HaproxyVerify] },
+    Scenario { name: "body1m", what: "1 MiB POST, valid signature, 16 keep-alive connections", kind: Kind::Load, conns: 16, body: KIB * KIB, valid: true, tls: false, ids: false, targets: ALL },
+    Scenario { name: "tls-newconn", what: "1 KiB POST over a new TLS connection per request, 32 connections", kind: Kind::Load, conns: 32, body: KIB, valid: true, tls: true, ids: false, targets: &[Hookguard, Haproxy, HaproxyVerify] },
+    Scenario { name: "idle1k", what: "RSS with 1,000 idle keep-alive connections (one request each)", kind: Kind::Idle, conns: 1000, body: KIB, valid: true, tls: false, ids: false, targets: &[Hookguard, Nginx, Haproxy, HaproxyVerify] },
+    Scenario { name: "reload", what: "ka64 load while the config is rewritten 100 times (atomic rename)", kind: Kind::Reload, conns: 64, body: KIB, valid: true, tls: false, ids: false, targets: &[Hookguard] },
 ];
 
 /// Runs scenarios and collects what they measured.
@@ -99,7 +105,11 @@ impl Runner<'_> {
             self.rounds
         };
         for round in 1..=rounds {
-            for &target in sc.targets {
+            // Each round starts with the next target: whichever runs first in a round (after
+            // the previous round's last, or on a machine still warming up) is not always the same.
+            let n = sc.targets.len();
+            let order = (0..n).map(|i| sc.targets[(i + round - 1) % n]);
+            for target in order {
                 if self.skipped.contains_key(&target) {
                     continue;
                 }
@@ -148,6 +158,7 @@ impl Runner<'_> {
                 _ => self.duration,
             },
             payload,
+            unique_ids: sc.ids,
         };
         self.probe(&job)?;
         if sc.kind == Kind::Idle {

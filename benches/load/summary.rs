@@ -47,7 +47,12 @@ pub fn ratios_table(r: &Results) -> String {
         let Some(hg) = r.median(sc.name, "hookguard") else {
             continue;
         };
-        for t in sc.targets.iter().filter(|t| t.name() != "hookguard") {
+        // hookguard's replay variants are compared with hookguard in their own table.
+        let peers = sc
+            .targets
+            .iter()
+            .filter(|t| !t.name().starts_with("hookguard"));
+        for t in peers {
             let Some(peer) = r.median(sc.name, t.name()) else {
                 continue;
             };
@@ -65,6 +70,39 @@ pub fn ratios_table(r: &Results) -> String {
     }
     md + "\n"
 }
+
+/// `ka64-replay`: each replay store divided by hookguard without replay, in the same run.
+pub fn replay_table(r: &Results) -> String {
+    let Some(base) = r.median("ka64-replay", "hookguard") else {
+        return String::new();
+    };
+    let mut md = String::from(
+        "## Replay protection / none\n\nka64 with a fresh `X-GitHub-Delivery` per request; each \
+         store divided by hookguard without `replay:` in the same run.\n\n\
+         | store | req/s | req/s ratio | CPU µs/req | CPU/req ratio | p99 ratio |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (store, target) in REPLAY_STORES {
+        let Some(m) = r.median("ka64-replay", target) else {
+            continue;
+        };
+        let cpu = m.cpu.zip(base.cpu).map(|(a, b)| a / b);
+        let _ = writeln!(
+            md,
+            "| {store} | {:.0} | {:.2} | {} | {} | {:.2} |",
+            m.rps,
+            m.rps / base.rps,
+            opt(m.cpu, 1),
+            opt(cpu, 2),
+            m.p99 / base.p99
+        );
+    }
+    md + "\n"
+}
+
+const REPLAY_STORES: [(&str, &str); 2] = [
+    ("memory", "hookguard-replay-memory"),
+    ("redis", "hookguard-replay-redis"),
+];
 
 /// The idle-connection and reload results.
 pub fn memory_and_reload(r: &Results) -> String {
@@ -110,7 +148,8 @@ type Goal = (&'static str, Option<(f64, String)>, f64, bool);
 /// The issue's targets, each met or missed by how much.
 pub fn targets(r: &Results) -> String {
     let mut md = String::from("## Targets\n\n| target | figure | verdict |\n|---|---:|---|\n");
-    for (what, figure, want, higher) in ka64_goals(r).into_iter().chain(other_goals(r)) {
+    let goals = ka64_goals(r).into_iter().chain(other_goals(r));
+    for (what, figure, want, higher) in goals.chain(replay_goals(r)) {
         let verdict = match &figure {
             None => "not measured".to_string(),
             Some((v, _)) if (higher && *v >= want) || (!higher && *v <= want) => "met".into(),
@@ -150,6 +189,30 @@ fn ka64_goals(r: &Results) -> Vec<Goal> {
             false,
         ),
         ("ka64 proxy CPU ≤ 10 µs/request", cpu, 10.0, false),
+    ]
+}
+
+fn replay_goals(r: &Results) -> Vec<Goal> {
+    let base = r.median("ka64-replay", "hookguard");
+    let ratio = |target: &str| {
+        let v = base
+            .zip(r.median("ka64-replay", target))
+            .map(|(b, m)| m.rps / b.rps)?;
+        Some((v, format!("{v:.2}×")))
+    };
+    vec![
+        (
+            "ka64 req/s with replay: memory ≥ 0.95 × without",
+            ratio("hookguard-replay-memory"),
+            0.95,
+            true,
+        ),
+        (
+            "ka64 req/s with replay: Redis ≥ 0.80 × without",
+            ratio("hookguard-replay-redis"),
+            0.80,
+            true,
+        ),
     ]
 }
 

@@ -25,6 +25,17 @@ pub struct Job {
     pub duration: Duration,
     /// The body and signature sent with every request.
     pub payload: Payload,
+    /// Give every request its own `X-GitHub-Delivery` (unique across runs).
+    pub unique_ids: bool,
+}
+
+/// A prefix no earlier run used, for delivery ids unique across runs (a Redis store keeps
+/// the ids of earlier runs for its window).
+pub fn run_prefix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-")
 }
 
 /// What a load run measured.
@@ -98,11 +109,20 @@ fn write_script(job: &Job, dir: &Path) -> Result<PathBuf> {
     } else {
         ""
     };
+    let ids = if job.unique_ids {
+        format!(
+            "local n = 0\nrequest = function()\n  n = n + 1\n  \
+             wrk.headers[\"X-GitHub-Delivery\"] = \"{}\" .. n\n  return wrk.format()\nend\n",
+            run_prefix()
+        )
+    } else {
+        String::new()
+    };
     let script = format!(
         "wrk.method = \"POST\"\nlocal f = assert(io.open(\"{body}\", \"rb\"))\n\
          wrk.body = f:read(\"*a\")\nf:close()\n\
          wrk.headers[\"Content-Type\"] = \"application/json\"\n\
-         wrk.headers[\"X-Hub-Signature-256\"] = \"{sig}\"\n{close}{DONE}",
+         wrk.headers[\"X-Hub-Signature-256\"] = \"{sig}\"\n{close}{ids}{DONE}",
         body = body.display(),
         sig = job.payload.signature,
     );

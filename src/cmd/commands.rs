@@ -87,6 +87,11 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
                 )?;
             }
         }
+        if let Some(replay) = &r.replay {
+            let tolerance = std::time::Duration::from_millis(r.tolerance_ms.unsigned_abs());
+            let line = replay.describe(r.checks.first(), tolerance);
+            w(out, format!("  replay {line}"))?;
+        }
     }
     Ok(EXIT_OK)
 }

@@ -191,6 +191,17 @@ fn route(
         public_url: public_url.as_deref(),
     };
     let checks = compile_checks(ctx, &route_ctx, &r.verify)?;
+    let replay = match (&r.replay, checks.first()) {
+        (Some(cfg), Some(first)) => {
+            let tolerance = std::time::Duration::from_millis(
+                tolerance.unwrap_or(DEFAULT_TOLERANCE_MS).unsigned_abs(),
+            );
+            let compiled = crate::config::replay::compile(&cfg.value, first, tolerance)
+                .map_err(|m| ctx.err(cfg.referenced, format!("route `{}`: {m}", r.name)))?;
+            Some(compiled)
+        }
+        _ => None,
+    };
     Ok(Route {
         name: r.name.as_str().into(),
         path: r.path.clone(),
@@ -202,6 +213,7 @@ fn route(
         max_body_bytes,
         public_url,
         checks,
+        replay,
     })
 }
 

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use http::uri::{Authority, Scheme};
 use http::Method;
 
+use crate::config::replay::Replay;
 use crate::config::Mode;
 use crate::verify::Check;
 
@@ -77,6 +78,8 @@ pub struct Route {
     pub public_url: Option<String>,
     /// All must pass.
     pub checks: Vec<Check>,
+    /// Replay protection, when configured.
+    pub replay: Option<Replay>,
 }
 
 /// The upstream's scheme and authority; the request's path and query are appended unchanged.

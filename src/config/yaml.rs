@@ -123,6 +123,42 @@ pub struct RouteConfig {
     pub public_url: Option<Spanned<String>>,
     /// One check or a list that must all pass.
     pub verify: Spanned<Checks>,
+    /// Replay protection; absent means none.
+    #[serde(default)]
+    pub replay: Option<Spanned<ReplayConfig>>,
+}
+
+/// `replay:` on a route, as written; `compile.rs` checks the values and fills the defaults.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// `auto` (default), `header:NAME` or `signature`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// How long a delivered key stays a duplicate (default: twice the route's tolerance).
+    #[serde(default)]
+    pub window: Option<Dur>,
+    /// `memory` (default) or a Redis URL; may carry a password, so `Debug` redacts it.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// `reject` (default) or `allow`.
+    #[serde(default)]
+    pub on_store_error: Option<String>,
+    /// Memory store only: keys kept at most (default 100000).
+    #[serde(default)]
+    pub max_entries: Option<usize>,
+}
+
+impl fmt::Debug for ReplayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplayConfig")
+            .field("key", &self.key)
+            .field("window", &self.window)
+            .field("store", &self.store.as_ref().map(|_| "[redacted]"))
+            .field("on_store_error", &self.on_store_error)
+            .field("max_entries", &self.max_entries)
+            .finish()
+    }
 }
 
 /// `verify:` as written: one map, or a list of maps.

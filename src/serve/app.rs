@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use tokio::sync::Semaphore;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
 
 use crate::config::snapshot::{Shared, Snapshot};
 use crate::serve::metrics::Metrics;
+use crate::serve::replay::Stores;
 use crate::verify::secret::UnixMillis;
 
 /// Shared by the proxy, the admin listener and the reloader.
@@ -20,8 +23,14 @@ pub struct App {
     pub metrics: Metrics,
     /// Open connections allowed (`limits.max_connections` at start), shared by every worker.
     pub connections: Arc<Semaphore>,
+    /// Replay stores, kept across reloads (memory by route, Redis connections by URL).
+    pub replay: Stores,
     ready: AtomicBool,
     draining: AtomicBool,
+    /// Set when the drain limit is reached: requests holding a replay claim stop waiting for
+    /// the upstream and release it while the runtime can still reach the store.
+    cut_off: watch::Sender<bool>,
+    drain_ms: AtomicU64,
     request_seq: AtomicU64,
     id_prefix: String,
     clock: fn() -> UnixMillis,
@@ -38,12 +47,17 @@ impl App {
         let max_connections = snapshot.limits.max_connections;
         let metrics = Metrics::new();
         metrics.sync_secrets(&snapshot);
+        let replay = Stores::default();
+        sync_replay(&replay, &metrics, &snapshot);
         Arc::new(App {
             shared: Arc::new(ArcSwap::from_pointee(snapshot)),
             metrics,
             connections: Arc::new(Semaphore::new(max_connections)),
+            replay,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            cut_off: watch::Sender::new(false),
+            drain_ms: AtomicU64::new(0),
             request_seq: AtomicU64::new(0),
             id_prefix: random_prefix(),
             clock,
@@ -75,6 +89,32 @@ impl App {
         self.draining.load(Ordering::SeqCst)
     }
 
+    /// A drain limit a test set in place of `server::DRAIN_TIMEOUT`.
+    pub fn drain_override(&self) -> Option<Duration> {
+        let ms = self.drain_ms.load(Ordering::Relaxed);
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// Shortens the drain limit (tests, which cannot wait 30 s for a cut-off).
+    pub fn set_drain_timeout(&self, limit: Duration) {
+        let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        self.drain_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// The drain limit was reached: requests still waiting on the upstream with a replay
+    /// claim give up and release it.
+    pub fn cut_off(&self) {
+        self.cut_off.send_replace(true);
+    }
+
+    /// Resolves once [`App::cut_off`] was called.
+    pub fn cut_off_signal(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let mut rx = self.cut_off.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+
     /// A request id unique across restarts: a random per-process prefix and a sequence number.
     pub fn next_request_id(&self) -> String {
         let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
@@ -84,7 +124,16 @@ impl App {
     /// Swaps in a new snapshot and brings the per-secret metrics in line with it.
     pub fn install(&self, snapshot: Snapshot) {
         self.metrics.sync_secrets(&snapshot);
+        sync_replay(&self.replay, &self.metrics, &snapshot);
         self.shared.store(Arc::new(snapshot));
+    }
+}
+
+/// Replay stores and their metric series for the snapshot about to go live.
+fn sync_replay(stores: &Stores, metrics: &Metrics, snapshot: &Snapshot) {
+    stores.sync(snapshot, metrics);
+    for route in snapshot.routes.iter().filter(|r| r.replay.is_some()) {
+        metrics.replay_route(&route.name);
     }
 }
 

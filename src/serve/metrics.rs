@@ -22,7 +22,7 @@ pub struct RequestLabels {
     /// Route name, empty when no route matched.
     pub route: String,
     /// forwarded, handshake, rejected, too_large, timeout, no_route, upstream_error,
-    /// upstream_timeout.
+    /// upstream_timeout, duplicate, replay_unavailable, cut_off.
     pub outcome: &'static str,
 }
 
@@ -97,9 +97,31 @@ pub struct Metrics {
     secret_info: Family<SecretInfoLabels, Gauge>,
     active_secrets: Family<CheckLabels, Gauge>,
     handshakes: Family<HandshakeLabels, Counter>,
+    replay_store_errors: Family<RouteLabels, Counter>,
+    replay_store_up: Family<RouteLabels, Gauge>,
     /// The per-secret and per-check series of the snapshot in force, so that a reload removes
     /// exactly those that went away and touches nothing else.
     exported: Mutex<Exported>,
+}
+
+/// One route's replay store series.
+#[derive(Clone, Debug)]
+pub struct ReplayHealth {
+    errors: Counter,
+    up: Gauge,
+}
+
+impl ReplayHealth {
+    /// The store answered.
+    pub fn ok(&self) {
+        self.up.set(1);
+    }
+
+    /// The store failed or was too slow.
+    pub fn failed(&self) {
+        self.errors.inc();
+        self.up.set(0);
+    }
 }
 
 /// What [`Metrics::sync_secrets`] exported last.
@@ -163,6 +185,8 @@ impl Metrics {
             secret_info: Family::default(),
             active_secrets: Family::default(),
             handshakes: Family::default(),
+            replay_store_errors: Family::default(),
+            replay_store_up: Family::default(),
             exported: Mutex::default(),
             registry: Registry::default(),
         };
@@ -227,7 +251,47 @@ impl Metrics {
             "Provider handshakes answered by hookguard or passed on as handshakes",
             m.handshakes.clone(),
         );
+        r.register(
+            "replay_store_errors",
+            "Replay store calls that failed or took longer than 250 ms, by route",
+            m.replay_store_errors.clone(),
+        );
+        r.register(
+            "replay_store_up",
+            "0 after the route's replay store failed a call, 1 once it answers (and before any call)",
+            m.replay_store_up.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Creates `route`'s replay store error counter at 0, so that `increase()` sees its first
+    /// failure.
+    pub fn replay_route(&self, route: &str) {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        drop(self.replay_store_errors.get_or_create(&labels));
+    }
+
+    /// The replay store series of `route`, as handles a claim keeps, so that a release made
+    /// after the request has been answered still counts.
+    pub fn replay_health(&self, route: &str) -> ReplayHealth {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        // A new route's store starts up: 0 means a call failed, not that none was made yet.
+        let up = match self.replay_store_up.get(&labels) {
+            Some(up) => up.clone(),
+            None => {
+                let up = self.replay_store_up.get_or_create(&labels).clone();
+                up.set(1);
+                up
+            }
+        };
+        ReplayHealth {
+            errors: self.replay_store_errors.get_or_create(&labels).clone(),
+            up,
+        }
     }
 
     /// The Prometheus text exposition.

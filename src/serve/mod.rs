@@ -1,11 +1,15 @@
 //! The data path: the process state every request shares (`app`, with its `metrics`), accept
 //! and the first head (`server`, `rewind`), route, bound, verify (`proxy`) and forward
-//! (`forward`). It knows of schemes only "verify this request against this route".
+//! (`forward`), replay protection (`replay`, with its `replay_memory` and `replay_redis`
+//! stores). It knows of schemes only "verify this request against this route".
 
 pub mod app;
 pub mod forward;
 pub mod handshake;
 pub mod metrics;
 pub mod proxy;
+pub mod replay;
+pub mod replay_memory;
+pub mod replay_redis;
 pub mod rewind;
 pub mod server;

@@ -11,10 +11,13 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::config::replay::OnStoreError;
 use crate::config::snapshot::{Route, Snapshot};
 use crate::serve::app::App;
 use crate::serve::forward::{self, ForwardError, Marks, Peer, RespBody};
 use crate::serve::handshake::{self, Answered, Next};
+use crate::serve::replay::{self, KeyMissing};
+use crate::serve::replay_redis::{StoreError, STORE_BOUND};
 use crate::verify::{self, Rejected, Verified};
 
 /// Everything that ends a request before or instead of the upstream's answer.
@@ -38,6 +41,21 @@ pub enum ProxyError {
     /// Upstream unreachable or timed out.
     #[error(transparent)]
     Upstream(#[from] ForwardError),
+    /// Replay protection: delivered within the window; answered 200, not forwarded.
+    #[error("duplicate delivery")]
+    Duplicate,
+    /// Replay protection: the same delivery is still in flight.
+    #[error("duplicate delivery still in flight")]
+    InFlight,
+    /// Replay protection: the store failed and `on_store_error: reject`.
+    #[error(transparent)]
+    ReplayStore(#[from] StoreError),
+    /// Replay protection: the verified request carries nothing to key on.
+    #[error(transparent)]
+    ReplayKey(#[from] KeyMissing),
+    /// Shutdown's drain limit cut off a request waiting on the upstream with a replay claim.
+    #[error("cut off by shutdown")]
+    CutOff,
 }
 
 /// The one status map: error → status, metric outcome, client phrase.
@@ -60,6 +78,15 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
             "upstream_timeout",
             "gateway timeout",
         ),
+        ProxyError::Duplicate => (StatusCode::OK, "duplicate", "duplicate"),
+        ProxyError::InFlight => (StatusCode::CONFLICT, "duplicate", "duplicate in flight"),
+        ProxyError::ReplayStore(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replay_unavailable",
+            "replay store unavailable",
+        ),
+        ProxyError::ReplayKey(_) => (StatusCode::BAD_REQUEST, "rejected", "replay key missing"),
+        ProxyError::CutOff => (StatusCode::SERVICE_UNAVAILABLE, "cut_off", "shutting down"),
     }
 }
 
@@ -92,6 +119,13 @@ pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<Res
 
 /// The response for a failure: the client learns the phrase only.
 pub fn error_response(e: &ProxyError) -> Response<RespBody> {
+    if let ProxyError::Duplicate = e {
+        let body = Bytes::from_static(b"{\"status\":\"duplicate\"}");
+        let mut resp = json(StatusCode::OK, body, false);
+        let yes = HeaderValue::from_static("true");
+        resp.headers_mut().insert("x-hookguard-duplicate", yes);
+        return resp;
+    }
     let (status, _, phrase) = classify(e);
     let close = matches!(
         e,
@@ -110,6 +144,10 @@ struct Outcome {
     reason: &'static str,
     secret_ids: String,
     upstream: Option<Duration>,
+    /// What replay protection did: claimed, duplicate, in_flight, store_error, unrecorded.
+    replay: Option<&'static str>,
+    /// Where the replay key came from (never the key itself).
+    replay_key: Option<&'static str>,
 }
 
 /// Serves one request. Never fails: every error is a response.
@@ -136,6 +174,7 @@ pub async fn handle(
         request_id = %request_id, %method, %path, route = %outcome.route, outcome = label,
         reason = outcome.reason, delivery_id = %outcome.delivery_id, secret_id = %outcome.secret_ids, status = resp.status().as_u16(),
         upstream_ms = outcome.upstream.map(|d| d.as_secs_f64() * 1e3), total_ms = took.as_secs_f64() * 1e3,
+        replay = outcome.replay, replay_key = outcome.replay_key,
         error, "request"
     );
     Ok(resp)
@@ -178,12 +217,17 @@ async fn serve(
         Ok(_) => "valid",
         Err(rejected) => rejected.reason.as_str(),
     };
+    let key = replay_key(route, &verdict, &parts.headers, outcome)?;
     let permit = match handshake::after_verify(app, route, &request, verdict, now) {
         Next::Forward(permit) => permit,
         Next::Rejected(rejected) => return Err(ProxyError::Rejected(rejected)),
         Next::Answered(done) => return Ok(answered(app, route, outcome, done)),
     };
     outcome.secret_ids = permit.secret_ids().to_owned();
+    let guard = match key {
+        Some(key) => claim(app, snap, route, &key, outcome).await?,
+        None => None,
+    };
     let marks = Marks {
         permit: &permit,
         route: &route.name,
@@ -193,11 +237,72 @@ async fn serve(
     };
     let timeout = snap.limits.upstream_timeout;
     let started = Instant::now();
-    let result = forward::forward(&route.upstream, &marks, parts, body, timeout).await;
+    let forwarding = forward::forward(&route.upstream, &marks, parts, body, timeout);
+    let result = match &guard {
+        // Shutdown's drain limit ends the wait, so the claim is released, not lost.
+        Some(_) => tokio::select! {
+            r = forwarding => r.map_err(ProxyError::from),
+            () = app.cut_off_signal() => Err(ProxyError::CutOff),
+        },
+        None => forwarding.await.map_err(ProxyError::from),
+    };
     let took = started.elapsed();
     outcome.upstream = Some(took);
     app.metrics.upstream(&route.name, took);
-    Ok(result?)
+    if let Some(guard) = guard {
+        match &result {
+            Ok(resp) if resp.status().is_success() => guard.keep().await,
+            _ => guard.release().await,
+        }
+    }
+    result
+}
+
+/// The replay key of a verified request on a route with `replay:`; `None` otherwise (a
+/// failed verification, also in report-only mode, never touches the store).
+fn replay_key(
+    route: &Route,
+    verdict: &Result<Verified, Rejected>,
+    headers: &http::HeaderMap,
+    outcome: &mut Outcome,
+) -> Result<Option<replay::Key>, ProxyError> {
+    let (Some(cfg), Ok(verified)) = (&route.replay, verdict) else {
+        return Ok(None);
+    };
+    let key = replay::key(cfg, &route.checks, verified, headers)?;
+    outcome.replay_key = Some(key.kind.as_str());
+    if let Some(id) = &key.id {
+        outcome.delivery_id = id.clone();
+    }
+    Ok(Some(key))
+}
+
+/// Claims the key before forwarding: `Some(guard)` to forward and settle, `None` to forward
+/// unrecorded (`on_store_error: allow`), or the error that answers instead.
+async fn claim(
+    app: &App,
+    snap: &Snapshot,
+    route: &Route,
+    key: &replay::Key,
+    outcome: &mut Outcome,
+) -> Result<Option<replay::Guard>, ProxyError> {
+    let Some(cfg) = &route.replay else {
+        return Ok(None);
+    };
+    let (store, health) = app.replay.get(route, cfg, &app.metrics);
+    // In flight at most as long as the upstream may take, plus the store calls around it.
+    let ttl = snap.limits.upstream_timeout + STORE_BOUND * 2 + Duration::from_secs(1);
+    let (seen, result) = match replay::claim(store, route, key, ttl, health).await {
+        replay::Claim::Claimed(guard) => ("claimed", Ok(Some(guard))),
+        replay::Claim::Duplicate => ("duplicate", Err(ProxyError::Duplicate)),
+        replay::Claim::InFlight => ("in_flight", Err(ProxyError::InFlight)),
+        replay::Claim::Failed(_) if cfg.on_store_error == OnStoreError::Allow => {
+            ("unrecorded", Ok(None))
+        }
+        replay::Claim::Failed(e) => ("store_error", Err(ProxyError::ReplayStore(e))),
+    };
+    outcome.replay = Some(seen);
+    result
 }
 
 /// A handshake's answer or refusal: counted and logged like every answer.

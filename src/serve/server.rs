@@ -30,6 +30,9 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long in-flight requests may take to finish once shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// After the drain limit, how long cut-off requests get to release their replay claims.
+const CUT_OFF_GRACE: Duration = Duration::from_millis(500);
+
 /// Serves the proxy on `listener` until `shutdown` resolves, then drains in-flight requests
 /// for up to [`DRAIN_TIMEOUT`].
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
@@ -75,11 +78,14 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         connections = graceful.count(),
         "draining in-flight requests"
     );
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    let limit = app.drain_override().unwrap_or(DRAIN_TIMEOUT);
+    if tokio::time::timeout(limit, &mut drained).await.is_err() {
         tracing::warn!("drain limit reached; cutting off remaining requests");
+        // Requests holding a replay claim release it first, within the store's bound.
+        app.cut_off();
+        let _ = tokio::time::timeout(CUT_OFF_GRACE, &mut drained).await;
     }
 }
 

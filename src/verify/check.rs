@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use http::HeaderName;
+use sha2::{Digest, Sha256};
 
 use crate::verify::challenge::Handshake;
 pub use crate::verify::claim::Request;
@@ -170,6 +171,10 @@ pub struct Verified {
     pub secret_ids: Vec<Arc<str>>,
     /// Every check that ran, options of `any:` included.
     pub tried: Vec<Tried>,
+    /// [`signed_digest`] of the first check: replay protection's key when no delivery id
+    /// identifies the delivery. `None` when the first check carries no per-delivery signature
+    /// (`api-key`, `basic`, tokens).
+    pub signature: Option<[u8; 32]>,
 }
 
 /// A rejection: which check failed and why, plus the checks that passed before it.
@@ -202,7 +207,43 @@ pub fn verify(checks: &[Check], req: &Request<'_>, now: UnixMillis) -> Result<Ve
             }
         }
     }
-    Ok(Verified { secret_ids, tried })
+    let signature = checks.first().and_then(|c| signed_digest(c, req));
+    Ok(Verified {
+        secret_ids,
+        tried,
+        signature,
+    })
+}
+
+/// SHA-256 of what the first check's signature covers (never of a secret): replay protection's
+/// key when no delivery id identifies a delivery. The same delivery sent again has the same
+/// signed bytes, so the same digest; a changed one fails verification. `None` for checks that
+/// present the same credential on every delivery (`api-key`, `basic`, tokens).
+pub fn signed_digest(check: &Check, req: &Request<'_>) -> Option<[u8; 32]> {
+    let spec = match &check.kind {
+        CheckKind::Hmac(spec) | CheckKind::PublicKey { spec, .. } => spec,
+        CheckKind::UrlSigned(_) | CheckKind::Embedded(_) => {
+            let mut h = Sha256::new();
+            for part in [
+                req.method.as_bytes(),
+                b" ",
+                req.path.as_bytes(),
+                b"\n",
+                req.body,
+            ] {
+                h.update(part);
+            }
+            return Some(h.finalize().into());
+        }
+        CheckKind::Any(options) => return options.iter().find_map(|o| signed_digest(o, req)),
+        _ => return None,
+    };
+    let claims = claims(spec, req).ok()?;
+    let mut h = Sha256::new();
+    for part in claims.first()?.parts.iter() {
+        h.update(part.as_ref());
+    }
+    Some(h.finalize().into())
 }
 
 /// One check, recording every leaf check that ran in `tried`.
