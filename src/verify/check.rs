@@ -11,6 +11,7 @@ use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
 use crate::verify::extract::{self, Extracted};
+use crate::verify::fetched::{self, Candidate, Delivery, FetchedCheck, Keys};
 use crate::verify::mac::PreparedMac;
 use crate::verify::reason::Reason;
 use crate::verify::scheme::{Encoding, Part, SigSpec, TsUnit};
@@ -61,6 +62,8 @@ pub enum CheckKind {
     },
     /// Passes when at least one of these passes; every one is tried.
     Any(Vec<Check>),
+    /// A signature under a provider's public key, fetched or pinned (`verify::fetched`).
+    Fetched(Box<FetchedCheck>),
 }
 
 /// One compiled `verify:` entry.
@@ -153,10 +156,20 @@ pub struct Rejected {
 
 /// Runs every check in order; all must pass. Stops at the first failure.
 pub fn verify(checks: &[Check], req: &Request<'_>, now: UnixMillis) -> Result<Verified, Rejected> {
+    verify_keyed(checks, req, &Keys::none(), now)
+}
+
+/// [`verify`] with the provider keys fetched for this request (`fetched::wants` says which).
+pub fn verify_keyed(
+    checks: &[Check],
+    req: &Request<'_>,
+    keys: &Keys,
+    now: UnixMillis,
+) -> Result<Verified, Rejected> {
     let mut secret_ids = Vec::with_capacity(checks.len());
     let mut tried = Vec::with_capacity(checks.len());
     for (index, check) in checks.iter().enumerate() {
-        match run(check, req, now, &mut tried) {
+        match run(check, req, keys, now, &mut tried) {
             Ok(ids) => secret_ids.extend(ids),
             Err(reason) => {
                 return Err(Rejected {
@@ -175,11 +188,12 @@ pub fn verify(checks: &[Check], req: &Request<'_>, now: UnixMillis) -> Result<Ve
 fn run(
     check: &Check,
     req: &Request<'_>,
+    keys: &Keys,
     now: UnixMillis,
     tried: &mut Vec<Tried>,
 ) -> Result<Vec<Arc<str>>, Reason> {
     let CheckKind::Any(options) = &check.kind else {
-        let result = verify_check(check, req, now);
+        let result = verify_check_keyed(check, req, keys, now);
         tried.push(Tried {
             scheme: check.scheme,
             result: result.clone(),
@@ -189,7 +203,7 @@ fn run(
     let mut passed = Vec::new();
     let mut closest: Option<Reason> = None;
     for option in options {
-        match run(option, req, now, tried) {
+        match run(option, req, keys, now, tried) {
             Ok(ids) => passed.extend(ids),
             Err(r) => closest = Some(closest.map_or(r, |c| c.closer(r))),
         }
@@ -203,9 +217,23 @@ fn run(
 /// Verifies one check (an `any:` passes with its first passing option); on success returns
 /// the id of the secret that matched.
 pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result<Arc<str>, Reason> {
-    if let CheckKind::Any(_) = &check.kind {
-        let ids = run(check, req, now, &mut Vec::new())?;
-        return ids.into_iter().next().ok_or(Reason::Invalid);
+    verify_check_keyed(check, req, &Keys::none(), now)
+}
+
+/// [`verify_check`] with the provider keys fetched for this request.
+pub fn verify_check_keyed(
+    check: &Check,
+    req: &Request<'_>,
+    keys: &Keys,
+    now: UnixMillis,
+) -> Result<Arc<str>, Reason> {
+    match &check.kind {
+        CheckKind::Any(_) => {
+            let ids = run(check, req, keys, now, &mut Vec::new())?;
+            return ids.into_iter().next().ok_or(Reason::Invalid);
+        }
+        CheckKind::Fetched(f) => return verify_fetched(check, f, req, keys, now),
+        _ => {}
     }
     let mut active = check
         .secrets
@@ -226,8 +254,38 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
             let presented = extract::single(req.headers, header)?.ok_or(Reason::Missing)?;
             match_digest(active, presented)
         }
-        CheckKind::Any(_) => Err(Reason::Invalid),
+        CheckKind::Any(_) | CheckKind::Fetched(_) => Err(Reason::Invalid),
     }
+}
+
+/// A public-key check: its pinned keys whose secrets are active now (a pinned check with none
+/// rejects), or the keys fetched for this request.
+fn verify_fetched(
+    check: &Check,
+    f: &FetchedCheck,
+    req: &Request<'_>,
+    keys: &Keys,
+    now: UnixMillis,
+) -> Result<Arc<str>, Reason> {
+    let pinned: Vec<Candidate<'_>> = (check.secrets.iter().zip(&f.pinned))
+        .filter(|(s, _)| s.secret.window.contains(now))
+        .map(|(s, key)| Candidate {
+            id: s.secret.id.clone(),
+            key,
+        })
+        .collect();
+    if !f.pinned.is_empty() && pinned.is_empty() {
+        return Err(Reason::NoActiveSecret);
+    }
+    let delivery = Delivery {
+        headers: req.headers,
+        body: req.body,
+        pinned,
+        keys,
+        tolerance_ms: check.tolerance_ms,
+        now,
+    };
+    fetched::verify(f, &delivery)
 }
 
 fn match_digest<'a>(

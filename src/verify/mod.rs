@@ -4,17 +4,25 @@
 //! The verification API is re-exported here, so callers say `verify::verify` and
 //! `verify::Reason` without knowing which file holds them.
 
+pub mod allow;
 pub mod catalogue;
+pub mod certs;
 pub mod check;
+pub mod ebay;
 pub mod extract;
+pub mod fetched;
+pub mod jwt;
 pub mod mac;
+pub mod paypal;
+pub mod pinned;
 pub mod reason;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
+pub mod sns;
 
 pub use check::{
-    decode, encode, parse_timestamp, payload, verify, verify_check, Check, CheckKind,
-    CompiledSecret, Rejected, Request, Tried, Verified,
+    decode, encode, parse_timestamp, payload, verify, verify_check, verify_check_keyed,
+    verify_keyed, Check, CheckKind, CompiledSecret, Rejected, Request, Tried, Verified,
 };
 pub use reason::Reason;
