@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rand::RngCore;
 
 use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use crate::cmd::explain;
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
 use crate::config::snapshot::Snapshot;
@@ -17,7 +18,7 @@ use crate::verify::catalogue::{self, Kind};
 use crate::verify::scheme::TsUnit;
 use crate::verify::secret::{Secret, UnixMillis};
 use crate::verify::sign::{sign, Delivery};
-use crate::verify::{verify_check, CheckKind, Request};
+use crate::verify::{verify_check, Check, CheckKind, Request};
 
 /// A command's failure: what to print on stderr and the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,6 @@ fn load_snapshot(path: &Path) -> Result<Snapshot, Failure> {
 /// `hookguard check`: validates and lists routes, checks, secret ids, fingerprints, windows.
 pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Failure> {
     let snap = load_snapshot(path)?;
-    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| usage(e.to_string()));
     w(out, format!("config {}: valid", path.display()))?;
     w(
         out,
@@ -76,10 +76,8 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
         )?;
         for (i, c) in r.checks.iter().enumerate() {
             w(out, format!("  check {} scheme {}", i + 1, c.scheme))?;
-            for s in &c.secrets {
-                w(out, format!("    secret {}", describe(&s.secret, now)))?;
-            }
-            if !c.secrets.iter().any(|s| s.secret.window.contains(now)) {
+            check_lines(c, now, "    ", out)?;
+            if c.active_secrets(now) == 0 {
                 w(
                     out,
                     "    WARNING: no secret is active now: every request will be rejected".into(),
@@ -88,6 +86,29 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
         }
     }
     Ok(EXIT_OK)
+}
+
+fn w(out: &mut dyn Write, s: String) -> Result<(), Failure> {
+    writeln!(out, "{s}").map_err(|e| usage(e.to_string()))
+}
+
+/// A check's secrets, and for an `any:` each option with its secrets, one line each.
+fn check_lines(
+    c: &Check,
+    now: UnixMillis,
+    indent: &str,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    if let CheckKind::Any(options) = &c.kind {
+        for (i, o) in options.iter().enumerate() {
+            w(out, format!("{indent}option {} scheme {}", i + 1, o.scheme))?;
+            check_lines(o, now, &format!("{indent}  "), out)?;
+        }
+    }
+    for s in &c.secrets {
+        w(out, format!("{indent}secret {}", describe(&s.secret, now)))?;
+    }
+    Ok(())
 }
 
 /// `id fingerprint=... state not_before=... expires=...`.
@@ -333,8 +354,11 @@ pub fn verify_cmd(
                     "check {} ({scheme}): invalid: {}: {}",
                     i + 1,
                     reason.as_str(),
-                    explain(reason)
+                    explain::reason_text(reason)
                 );
+                for line in explain::expectations(check, &captured.headers) {
+                    let _ = writeln!(out, "  {line}");
+                }
                 for s in &check.secrets {
                     let _ = writeln!(out, "  secret {}", describe(&s.secret, now));
                 }
@@ -348,17 +372,6 @@ pub fn verify_cmd(
     };
     writeln!(out, "{verdict}").map_err(|e| usage(e.to_string()))?;
     Ok(code)
-}
-
-fn explain(reason: crate::verify::Reason) -> &'static str {
-    use crate::verify::Reason::*;
-    match reason {
-        Missing => "a signature, timestamp, id or key header the scheme needs is absent",
-        Malformed => "a header is present but unreadable (encoding, prefix, repeated line, timestamp)",
-        Invalid => "no signature matches any secret active at this time (wrong secret, or body/timestamp changed)",
-        Stale => "the signed timestamp is outside the route's tolerance",
-        NoActiveSecret => "no secret of this check is active at this time",
-    }
 }
 
 /// Reads a file, or stdin for `-`.

@@ -6,5 +6,6 @@ pub mod commands;
 pub mod demo;
 pub mod demo_cases;
 pub mod demo_receiver;
+pub mod explain;
 pub mod run;
 pub mod schemes;

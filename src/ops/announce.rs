@@ -13,10 +13,10 @@ pub fn log_snapshot(snap: &Snapshot, what: &str, now: UnixMillis) {
     for route in &snap.routes {
         log_route(route);
         for (i, check) in route.checks.iter().enumerate() {
-            for s in &check.secrets {
+            for s in check.all_secrets() {
                 log_secret(&route.name, i + 1, check.scheme, &s.secret, now);
             }
-            if !check.secrets.iter().any(|s| s.secret.window.contains(now)) {
+            if check.active_secrets(now) == 0 {
                 tracing::error!(route = %route.name, check = i + 1, "no secret is active now: every request to this route will be rejected");
             }
         }

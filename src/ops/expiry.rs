@@ -38,11 +38,7 @@ pub fn check(app: &App, now: UnixMillis, said: &mut HashSet<(String, String, &'s
     let snap = app.shared.load();
     for route in &snap.routes {
         for (i, c) in route.checks.iter().enumerate() {
-            let active = c
-                .secrets
-                .iter()
-                .filter(|s| s.secret.window.contains(now))
-                .count();
+            let active = c.active_secrets(now);
             app.metrics.active_secrets(&route.name, i + 1, active);
             if active == 0
                 && said.insert((route.name.to_string(), format!("check {}", i + 1), "none"))
@@ -51,7 +47,7 @@ pub fn check(app: &App, now: UnixMillis, said: &mut HashSet<(String, String, &'s
             } else if active > 0 {
                 said.remove(&(route.name.to_string(), format!("check {}", i + 1), "none"));
             }
-            for s in &c.secrets {
+            for s in c.all_secrets() {
                 let Some(expires) = s.secret.window.expires else {
                     continue;
                 };

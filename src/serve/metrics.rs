@@ -349,7 +349,7 @@ fn wanted(snap: &Snapshot) -> (Vec<SecretSeries>, Vec<CheckLabels>) {
                 route: route.name.to_string(),
                 check: (i + 1).to_string(),
             });
-            for s in &check.secrets {
+            for s in check.all_secrets() {
                 secrets.push(SecretSeries {
                     labels: SecretLabels {
                         route: route.name.to_string(),

@@ -103,6 +103,7 @@ pub fn error_response(e: &ProxyError) -> Response<RespBody> {
 #[derive(Default)]
 struct Outcome {
     route: String,
+    delivery_id: String,
     reason: &'static str,
     secret_ids: String,
     upstream: Option<Duration>,
@@ -130,7 +131,7 @@ pub async fn handle(
     }
     tracing::info!(
         request_id = %request_id, %method, %path, route = %outcome.route, outcome = label,
-        reason = outcome.reason, secret_id = %outcome.secret_ids, status = resp.status().as_u16(),
+        reason = outcome.reason, delivery_id = %outcome.delivery_id, secret_id = %outcome.secret_ids, status = resp.status().as_u16(),
         upstream_ms = outcome.upstream.map(|d| d.as_secs_f64() * 1e3), total_ms = took.as_secs_f64() * 1e3,
         error, "request"
     );
@@ -155,6 +156,7 @@ async fn serve(
         return Ok(json_ok());
     }
     let (parts, body) = req.into_parts();
+    outcome.delivery_id = delivery_id(route, &parts.headers);
     let body = read_body(route, snap, &parts.headers, body).await?;
     let now = app.now();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -232,6 +234,21 @@ async fn read_body(
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ProxyError::TooLarge(max)),
         Ok(Err(e)) => Err(ProxyError::BodyRead(e.to_string())),
     }
+}
+
+/// The provider's delivery id (the first header its catalogue row names that the request
+/// carries), printable ASCII only, for the request log line.
+fn delivery_id(route: &Route, headers: &http::HeaderMap) -> String {
+    let value = route
+        .checks
+        .iter()
+        .flat_map(|c| &c.delivery_id)
+        .find_map(|name| headers.get(name));
+    value
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 256 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// The sender's own `x-request-id`, adopted when it is short printable ASCII, so the log line

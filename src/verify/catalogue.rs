@@ -85,8 +85,7 @@ impl OneOrMany {
     }
 }
 
-/// One provider. Field meanings: `/work/research/ROWS.md` of the catalogue issue, mirrored in
-/// docs/providers.md.
+/// One provider; the fields' meanings are in docs/providers.md ("How a row is written").
 #[allow(missing_docs)]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

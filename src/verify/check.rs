@@ -99,6 +99,20 @@ impl Check {
         check
     }
 
+    /// Every secret of this check, the options of an `any:` included, in config order.
+    pub fn all_secrets(&self) -> Vec<&CompiledSecret> {
+        match &self.kind {
+            CheckKind::Any(options) => options.iter().flat_map(Check::all_secrets).collect(),
+            _ => self.secrets.iter().collect(),
+        }
+    }
+
+    /// How many of [`Check::all_secrets`] are active at `now` (0: the check rejects everything).
+    pub fn active_secrets(&self, now: UnixMillis) -> usize {
+        let all = self.all_secrets();
+        all.iter().filter(|s| s.secret.window.contains(now)).count()
+    }
+
     /// Whether this check (or an option of it) signs the URL the sender called.
     pub fn signs_url(&self) -> bool {
         match &self.kind {

@@ -137,26 +137,16 @@ async fn the_proxy_forwards_either_protocol_names_the_secrets_and_counts_every_o
     let url = format!("{}/hook", proxy.url());
     let body = b"{\"n\":1}".to_vec();
     let auth = basic("sender:old-password");
-    let (status, _, _) = post(&url, &hdrs(&[("authorization", &auth)]), body.clone()).await;
-    assert_eq!(status, StatusCode::OK);
-    let seen = upstream.last().expect("forwarded");
-    assert_eq!(
-        seen.headers
-            .get("x-hookguard-secret-id")
-            .map(|v| v.to_str().unwrap_or("")),
-        Some("basic-old")
-    );
     let sig = github_sig(&body);
+    let only_basic = hdrs(&[("authorization", &auth)]);
     let both = hdrs(&[("authorization", &auth), ("x-hub-signature-256", &sig)]);
-    let (status, _, _) = post(&url, &both, body.clone()).await;
-    assert_eq!(status, StatusCode::OK);
-    let seen = upstream.last().expect("forwarded");
-    assert_eq!(
-        seen.headers
-            .get("x-hookguard-secret-id")
-            .map(|v| v.to_str().unwrap_or("")),
-        Some("hmac-new,basic-old")
-    );
+    for (headers, ids) in [(only_basic, "basic-old"), (both, "hmac-new,basic-old")] {
+        let (status, _, _) = post(&url, &headers, body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let seen = upstream.last().expect("forwarded");
+        let got = seen.headers.get("x-hookguard-secret-id");
+        assert_eq!(got.and_then(|v| v.to_str().ok()), Some(ids));
+    }
     let (status, _, _) = post(
         &url,
         &hdrs(&[("authorization", "Basic bm9wZTpubw==")]),
@@ -185,4 +175,23 @@ async fn the_proxy_forwards_either_protocol_names_the_secrets_and_counts_every_o
         "the github option found no signature twice"
     );
     assert_eq!(count("invalid", ""), 1.0, "the wrong password");
+    for id in ["hmac-new", "basic-old"] {
+        let labels = [("route", "migrate"), ("secret_id", id)];
+        assert_eq!(
+            metric_value(&m, "hookguard_secret_info", &labels),
+            1.0,
+            "{id}: {m}"
+        );
+        let used = metric_value(&m, "hookguard_secret_last_used_timestamp_seconds", &labels);
+        assert!(used > 1.7e9, "{id} last used: {used}");
+    }
+}
+
+#[test]
+fn check_lists_every_option_with_its_secrets_and_counts_them_active() {
+    let snap = load_yaml(&one_route("", MIGRATION));
+    let check = &snap.routes[0].checks[0];
+    let ids: Vec<&str> = check.all_secrets().iter().map(|s| &*s.secret.id).collect();
+    assert_eq!(ids, ["hmac-new", "basic-old"]);
+    assert_eq!(check.active_secrets(NOW_S * 1000), 2);
 }

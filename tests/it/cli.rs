@@ -174,6 +174,13 @@ fn sign_output_fed_to_verify_exits_0_and_a_tampered_body_exits_2() {
     let bad = sign_then_verify(&file, &["--timestamp", &ts], tampered, NOW_S);
     assert_exit(&bad, 2, "verify of a tampered body");
     assert!(stdout(&bad).contains("invalid"), "{}", stdout(&bad));
+    let said = stdout(&bad);
+    assert!(
+        said.contains("header `stripe-signature`: `t=<timestamp>,v1=<lowercase hex HMAC-SHA256>`")
+            && said.contains("here present")
+            && said.contains("signed bytes: {timestamp}.{body}"),
+        "verify explains what it read and expected: {said}"
+    );
     assert_no_secret(&bad, &["SEKRET-inline", "SEKRET-from-file"], "verify");
 }
 
@@ -400,28 +407,24 @@ fn sign_and_verify_take_the_url_and_method_a_url_signed_scheme_covers() {
     let headers = file.write("headers.txt", stdout(&signed).as_bytes());
     let (h, b) = (path(&headers), path(&body));
     let verdict = |more: &[&str]| hookguard(&verify_args(config, h, b, more), &[]);
-    assert_exit(
-        &verdict(&["--url", url, "--method", "PUT"]),
-        0,
-        "same URL and method",
-    );
-    let other_query = "https://hooks.example.com/hook/in?shop=b";
-    assert_exit(
-        &verdict(&["--url", other_query, "--method", "PUT"]),
-        2,
-        "another query",
-    );
-    assert_exit(
-        &verdict(&["--url", url, "--method", "POST"]),
-        2,
-        "another method",
-    );
-    let other_host = "https://evil.example.com/hook/in?shop=a";
-    assert_exit(
-        &verdict(&["--url", other_host, "--method", "PUT"]),
-        2,
-        "another host",
-    );
+    for (url, method, code, what) in [
+        (url, "PUT", 0, "same URL and method"),
+        (
+            "https://hooks.example.com/hook/in?shop=b",
+            "PUT",
+            2,
+            "another query",
+        ),
+        (url, "POST", 2, "another method"),
+        (
+            "https://evil.example.com/hook/in?shop=a",
+            "PUT",
+            2,
+            "another host",
+        ),
+    ] {
+        assert_exit(&verdict(&["--url", url, "--method", method]), code, what);
+    }
 }
 
 #[test]
@@ -479,4 +482,37 @@ fn gen_secret_writes_each_providers_native_form() {
         64,
         "unknown scheme",
     );
+}
+
+#[test]
+fn the_example_config_passes_check_with_its_secrets_provided() {
+    let text = include_str!("../../config.example.yaml");
+    let file = ConfigFile::new(text);
+    std::fs::create_dir_all(file.dir.path().join("secrets")).expect("secrets dir");
+    file.write("secrets/expedia-old", b"old-expedia-secret\n");
+    let env = [
+        ("EXPEDIA_API_KEY", "k"),
+        ("EXPEDIA_SECRET", "e"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_s"),
+        ("GITHUB_WEBHOOK_SECRET", "g"),
+        ("PADDLE_WEBHOOK_SECRET", "pdl"),
+        ("MIGRATING_WHSEC", "whsec_aGVsbG8gd29ybGQ="),
+        ("MIGRATING_BASIC", "user:password"),
+        ("PARTNER_URL_SECRET", "u"),
+        ("PARTNER_SECRET_HEX", "a1b2c3"),
+    ];
+    let out = hookguard(&["check", "--config", path(&file.path)], &env);
+    assert_exit(&out, 0, "config.example.yaml");
+    let text = stdout(&out);
+    for route in [
+        "expedia",
+        "stripe",
+        "github",
+        "paddle",
+        "partner-migrating",
+        "partner-url",
+        "partner",
+    ] {
+        assert!(text.contains(&format!("route {route} ")), "{route}: {text}");
+    }
 }

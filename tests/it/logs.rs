@@ -237,11 +237,12 @@ impl Traffic {
         body.resize(size.max(body.len()), b' ');
         self.secret_looking
             .push(format!("body-{n}-Kp3-never-logged"));
-        let mut headers = Vec::new();
+        let delivery = format!("gh-delivery{path}").replace('/', "-");
+        let mut headers = hdrs(&[("x-github-delivery", &delivery)]);
         if let Some(key) = key {
             let sig = hmac_hex(key, &body);
             self.secret_looking.push(sig.clone());
-            headers = hdrs(&[("x-hub-signature-256", &format!("sha256={sig}"))]);
+            headers.extend(hdrs(&[("x-hub-signature-256", &format!("sha256={sig}"))]));
         }
         let (status, _, _) = post(&format!("{}{path}", self.base), &headers, body).await;
         (status, path.to_owned())
@@ -398,6 +399,7 @@ async fn real_logs_and_metrics_never_show_a_secret_signature_or_body_and_log_eac
     let headers = hdrs(&[
         ("x-hub-signature-256", &format!("sha256={sig}")),
         ("x-request-id", "client-chosen-id"),
+        ("x-github-delivery", "gh-delivery-gh-10"),
     ]);
     assert_eq!(
         post(&format!("{}/gh/10", t.base), &headers, &body[..])
@@ -544,6 +546,14 @@ fn assert_one_request_line_each(lines: &[String], sent: &[Sent], ok: &Upstream) 
             assert_eq!(line["reason"], s.reason, "{line}");
         }
         assert!(line["total_ms"].is_number(), "{line}");
+        if s.route == "gh" {
+            let delivery = format!("gh-delivery{}", s.path).replace('/', "-");
+            assert_eq!(
+                line["delivery_id"],
+                delivery.as_str(),
+                "GitHub's delivery id: {line}"
+            );
+        }
         if s.outcome == "forwarded" {
             assert!(line["upstream_ms"].is_number(), "{line}");
         }
