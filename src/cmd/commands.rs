@@ -83,6 +83,9 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
                     "    WARNING: no secret is active now: every request will be rejected".into(),
                 )?;
             }
+            if let Some(advice) = c.fetched().and_then(|f| f.advice()) {
+                w(out, format!("    WARNING: {advice}"))?;
+            }
         }
     }
     Ok(EXIT_OK)

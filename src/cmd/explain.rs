@@ -51,6 +51,16 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
                 seen(header)
             ));
         }
+        CheckKind::Fetched(f) => {
+            for (name, what) in f.describe() {
+                match name {
+                    Some(name) => {
+                        out.push(format!("header `{name}`: {what}; here {}", seen(&name)))
+                    }
+                    None => out.push(what),
+                }
+            }
+        }
         CheckKind::Any(options) => {
             for (i, option) in options.iter().enumerate() {
                 out.push(format!("option {} ({}):", i + 1, option.scheme));

@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
 use crate::config::snapshot::{Shared, Snapshot};
+use crate::serve::keys::KeyCache;
 use crate::serve::metrics::Metrics;
 use crate::verify::secret::UnixMillis;
 
@@ -20,6 +21,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Open connections allowed (`limits.max_connections` at start), shared by every worker.
     pub connections: Arc<Semaphore>,
+    /// Provider certificates and key sets fetched for public-key schemes, kept across reloads.
+    pub keys: KeyCache,
     ready: AtomicBool,
     draining: AtomicBool,
     request_seq: AtomicU64,
@@ -42,6 +45,7 @@ impl App {
             shared: Arc::new(ArcSwap::from_pointee(snapshot)),
             metrics,
             connections: Arc::new(Semaphore::new(max_connections)),
+            keys: KeyCache::from_env(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             request_seq: AtomicU64::new(0),

@@ -4,7 +4,9 @@
 
 pub mod app;
 pub mod forward;
+pub mod keys;
 pub mod metrics;
 pub mod proxy;
 pub mod rewind;
 pub mod server;
+pub mod sns_confirm;

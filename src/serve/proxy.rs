@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use crate::config::snapshot::{Route, Snapshot};
 use crate::serve::app::App;
 use crate::serve::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
+use crate::serve::sns_confirm;
 use crate::verify::{self, Rejected, Verified};
 
 /// Everything that ends a request before or instead of the upstream's answer.
@@ -166,12 +167,16 @@ async fn serve(
         headers: &parts.headers,
         body: &body,
     };
-    let verdict = verify::verify(&route.checks, &request, now);
+    let keys = app.keys.resolve(&route.checks, &request).await;
+    let verdict = verify::verify_keyed(&route.checks, &request, &keys, now);
     record(app, route, &verdict, now);
     outcome.reason = match &verdict {
         Ok(_) => "valid",
         Err(rejected) => rejected.reason.as_str(),
     };
+    if let Some(resp) = sns_confirm::answer(app, route, &verdict, &request).await {
+        return Ok(resp);
+    }
     let permit = Permit::new(route.mode, verdict).map_err(ProxyError::Rejected)?;
     outcome.secret_ids = permit.secret_ids().to_owned();
     let marks = Marks {

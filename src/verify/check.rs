@@ -11,7 +11,8 @@ use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
 use crate::verify::extract::{self, Extracted};
-use crate::verify::fetched::{self, Candidate, Delivery, FetchedCheck, Keys};
+use crate::verify::fetched::{Candidate, Delivery, FetchedCheck, Keys};
+use crate::verify::keyed;
 use crate::verify::mac::PreparedMac;
 use crate::verify::reason::Reason;
 use crate::verify::scheme::{Encoding, Part, SigSpec, TsUnit};
@@ -108,9 +109,25 @@ impl Check {
     }
 
     /// How many of [`Check::all_secrets`] are active at `now` (0: the check rejects everything).
+    /// A check that fetches its keys from the provider counts its key source as one.
     pub fn active_secrets(&self, now: UnixMillis) -> usize {
-        let all = self.all_secrets();
-        all.iter().filter(|s| s.secret.window.contains(now)).count()
+        match &self.kind {
+            CheckKind::Any(options) => options.iter().map(|o| o.active_secrets(now)).sum(),
+            CheckKind::Fetched(f) if f.pinned.is_empty() => 1,
+            _ => self
+                .secrets
+                .iter()
+                .filter(|s| s.secret.window.contains(now))
+                .count(),
+        }
+    }
+
+    /// The public-key part of a fetched-key or pinned-key check.
+    pub fn fetched(&self) -> Option<&FetchedCheck> {
+        match &self.kind {
+            CheckKind::Fetched(f) => Some(f),
+            _ => None,
+        }
     }
 
     /// Whether this check (or an option of it) signs the URL the sender called.
@@ -299,7 +316,7 @@ fn verify_fetched(
         tolerance_ms: check.tolerance_ms,
         now,
     };
-    fetched::verify(f, &delivery)
+    keyed::verify(f, &delivery)
 }
 
 fn match_digest<'a>(

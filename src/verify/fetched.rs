@@ -2,23 +2,22 @@
 //! PayPal (an X.509 certificate at a URL the delivery names), Google Pub/Sub push (a JWT
 //! under Google's JWK set), Plaid (an ES256 JWT), eBay and Circle (ECDSA) and Bridge (RSA).
 //!
-//! Two modes. *Fetched*: the check has no secrets; [`want`] says which certificate or key
+//! Two modes. *Fetched*: the check has no secrets; `keyed::want` says which certificate or key
 //! set a delivery needs (a pure function of the request, checked against the allowed hosts,
 //! so a URL outside them is never asked for), the serve layer fetches and caches it, and
-//! [`verify`] checks the delivery under the [`Keys`] it was handed. *Pinned*: the check's
+//! `keyed::verify` checks the delivery under the [`Keys`] it was handed. *Pinned*: the check's
 //! secrets hold the certificates or public keys (PEM, base64 DER or JWK) and nothing is
 //! fetched; URL checks on the delivery still apply. Pure: keys and `now` are passed in.
 
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::verify::allow::Allow;
 use crate::verify::certs::{Algo, PublicKey};
 use crate::verify::reason::Reason;
 use crate::verify::scheme::SigSpec;
 use crate::verify::secret::UnixMillis;
-use crate::verify::{ebay, jwt, paypal, pinned, sns};
 
 /// The providers of this family, each verified by its own module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +105,34 @@ impl FetchedCheck {
     }
 }
 
+impl FetchedCheck {
+    /// What `hookguard verify` says this check reads: `(header, what it expects)`, or no
+    /// header for the body and the key source.
+    pub fn describe(&self) -> Vec<(Option<HeaderName>, String)> {
+        let h = |n: &'static str| Some(HeaderName::from_static(n));
+        let mut out = match self.provider {
+            Provider::Sns => vec![(None, "body: SNS JSON message; RSA-SHA1 (SignatureVersion 1) or RSA-SHA256 (2) over Message, MessageId, Subject, SubscribeURL, Timestamp, Token, TopicArn, Type (those present), under the certificate at SigningCertURL".to_owned())],
+            Provider::Paypal => vec![
+                (h("paypal-transmission-sig"), "base64 SHA256withRSA over `transmission-id|transmission-time|webhook_id|crc32(body)`".to_owned()),
+                (h("paypal-cert-url"), "the signing certificate's URL, on an allowed host".to_owned()),
+                (h("paypal-auth-algo"), "`SHA256withRSA`".to_owned()),
+            ],
+            Provider::GooglePubsub => vec![(h("authorization"), "`Bearer <JWT>`, RS256 with `kid`, iss accounts.google.com, exp/iat within the tolerance".to_owned())],
+            Provider::Plaid => vec![(h("plaid-verification"), "an ES256 JWT with `kid`, `iat` within the tolerance and `request_body_sha256` of the body".to_owned())],
+            Provider::Ebay => vec![(h("x-ebay-signature"), "base64 JSON {alg: ecdsa, kid, signature (base64 DER ECDSA P-256 SHA-1 over the body), digest: SHA1}".to_owned())],
+            Provider::Circle => vec![(h("x-circle-signature"), "base64 DER ECDSA P-256 SHA-256 over the body".to_owned())],
+            Provider::Bridge => vec![(h("x-webhook-signature"), "`t=<ms>,v0=<base64>`: RSA-SHA256 over SHA-256(`t.body`)".to_owned())],
+        };
+        let source = if self.pinned.is_empty() {
+            "key: fetched over https from the allowed hosts".to_owned()
+        } else {
+            format!("key: pinned in the check's {} secret(s)", self.pinned.len())
+        };
+        out.push((None, source));
+        out
+    }
+}
+
 /// What kind of document a key URL serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyKind {
@@ -149,21 +176,6 @@ impl Keys {
             .iter()
             .find(|(k, u, _)| *k == kind && u == url)
             .map(|(_, _, keys)| keys.as_slice())
-    }
-}
-
-/// The document one fetched-mode check needs for this delivery; `None` for a pinned check,
-/// a provider that fetches nothing, and a delivery that already fails a check needing no
-/// key (a certificate URL outside the allowed hosts is never asked for).
-pub fn want(f: &FetchedCheck, headers: &HeaderMap, body: &[u8]) -> Option<KeyWant> {
-    if !f.pinned.is_empty() {
-        return None;
-    }
-    match f.provider {
-        Provider::Sns => sns::want(f, headers, body),
-        Provider::Paypal => paypal::want(f, headers),
-        Provider::GooglePubsub => jwt::google_want(f, headers),
-        _ => None,
     }
 }
 
@@ -243,19 +255,6 @@ pub fn first_match(
         }
     }
     found.ok_or(Reason::Invalid)
-}
-
-/// Verifies one fetched-key or pinned-key check.
-pub fn verify(f: &FetchedCheck, d: &Delivery<'_>) -> Result<Arc<str>, Reason> {
-    match f.provider {
-        Provider::Sns => sns::verify(f, d),
-        Provider::Paypal => paypal::verify(f, d),
-        Provider::GooglePubsub => jwt::google(f, d),
-        Provider::Plaid => jwt::plaid(f, d),
-        Provider::Ebay => ebay::verify(f, d),
-        Provider::Circle => pinned::circle(f, d),
-        Provider::Bridge => pinned::bridge(f, d),
-    }
 }
 
 /// The last segment of a URL's path (query dropped): a fetched certificate's name in logs,

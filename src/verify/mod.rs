@@ -12,6 +12,7 @@ pub mod ebay;
 pub mod extract;
 pub mod fetched;
 pub mod jwt;
+pub mod keyed;
 pub mod mac;
 pub mod paypal;
 pub mod pinned;
