@@ -692,3 +692,88 @@ fn a_public_key_check_that_cannot_work_is_a_located_config_error_that_never_echo
         assert!(!err.contains("hunter2"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn hookguard_verify_fetches_the_certificate_a_captured_sns_delivery_names() {
+    let keys = KeyServer::start().await;
+    keys.serve(
+        "/c.pem",
+        &[],
+        certificate("sns", "sns.amazonaws.com", 2020, 2045),
+    );
+    let verify = format!("scheme: sns\nfetch_allow: [\"127.0.0.1\"]\ntopic_arn: {TOPIC}");
+    let file = ConfigFile::new(&crate::support::one_route("", &verify));
+    let ca = ca_file(&keys, &file);
+    let msg = sns_message("Notification", "2", &keys.url("/c.pem"), &[]);
+    let headers: String = sns_headers(&msg)
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\n"))
+        .collect();
+    let h = file.write("headers.txt", headers.as_bytes());
+    let run = |body: String| {
+        let b = file.write("body.json", body.as_bytes());
+        let (config, ca, h) = (file.path.clone(), ca.clone(), h.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
+                .args([
+                    "verify",
+                    "--config",
+                    config.to_str().unwrap(),
+                    "--route",
+                    "r",
+                ])
+                .args([
+                    "--headers",
+                    h.to_str().unwrap(),
+                    "--body",
+                    b.to_str().unwrap(),
+                ])
+                .env("SSL_CERT_FILE", ca)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(msg.to_string()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("valid: secret c.pem"), "{stdout}");
+    let mut changed = msg.clone();
+    changed["Message"] = json!("changed");
+    let out = run(changed.to_string()).await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(keys.count("/c.pem"), 2, "one fetch per run");
+}
+
+#[test]
+fn check_warns_about_a_check_any_account_of_the_provider_could_pass() {
+    use crate::support::one_route;
+    for (verify, warning, quiet) in [
+        (
+            "scheme: sns",
+            "no `topic_arn:`",
+            format!("scheme: sns\ntopic_arn: {TOPIC}"),
+        ),
+        (
+            "scheme: google-pubsub",
+            "no `email:`",
+            "scheme: google-pubsub\nemail: push@p.iam.gserviceaccount.com".to_owned(),
+        ),
+    ] {
+        let run = |verify: &str| {
+            let file = ConfigFile::new(&one_route("", verify));
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
+                .args(["check", "--config", file.path.to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{verify}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let text = run(verify);
+        assert!(text.contains(&format!("WARNING: {warning}")), "{text}");
+        assert!(
+            !text.contains("no secret is active"),
+            "a fetched check needs none: {text}"
+        );
+        assert!(!run(&quiet).contains("WARNING"), "{quiet}");
+    }
+}
