@@ -6,6 +6,8 @@
 //! 2. `serve::proxy` loads the snapshot once, matches the route (404), bounds and reads the
 //!    body (413, 408), fetches the provider keys public-key checks need (`serve::keys`), then
 //!    calls `verify::verify_keyed` with the route's checks, the raw bytes, the keys and `now`.
+//!    A provider's handshake challenge (`serve::handshake`, decided by `verify::handshake`)
+//!    is answered by hookguard itself, before the body is read when it has none.
 //! 3. Only a `verify::Verified` value is forwarded in enforce mode: `serve::forward` strips
 //!    hop-by-hop and client-sent `x-hookguard-*`/`x-forwarded-*` headers, adds its own, and
 //!    streams the upstream's answer back (502, 504 on failure).
@@ -20,7 +22,16 @@
 //!   - `scheme`: the provider presets as data, and the generic payload template.
 //!   - `reason`: why a check rejected (the `result` label of the verification metric).
 //!   - `extract`: reading signatures, timestamps, ids and keys from headers.
+//!   - `claim`: the request as verification reads it, and the claims (signed bytes,
+//!     signatures, time, key id) a scheme reads from it.
 //!   - `check`: verification: checks, request bytes and `now` in, a verdict out.
+//!   - `client_state`: Microsoft Graph's `value[].clientState` read from the body.
+//!   - `challenge`: provider handshakes: their kinds and how each challenge is recognised.
+//!   - `reply`: the exact answer (and documented refusal) each handshake requires.
+//!   - `handshake`: whether a challenge is genuine and whether to answer, refuse or forward it.
+//!   - `mechanism`: the providers that are code, not data, by `mechanism:` name; one module
+//!     each reads a delivery into claims and signs as its sender: `hook0` (Coinbase CDP),
+//!     `contentful`, `graphcms` (Hygraph), `recurly`, `linear`, `pusher`, `worldpay`.
 //!   - `sign`: the headers a sender would attach (the `sign` command, the demo, tests).
 //!   - `fetched`, `keyed`: public-key schemes: which provider key a delivery needs, pinned or
 //!     fetched, and which module verifies it: `sns`, `paypal`, `jwt` (Google Pub/Sub,
@@ -30,6 +41,7 @@
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.
 //!   - `ctx`: error locations, relative paths, and the files a compile read.
 //!   - `checks`: `verify:` entries to compiled checks with their secrets.
+//!   - `handshakes`: a check's handshake, `handshake: forward` and its `verify_token:`.
 //!   - `compile`: validate and freeze a config into a snapshot; `load(path)`.
 //!   - `snapshot`: the immutable `Snapshot` and route matching.
 //!   - `tls`: PEM to rustls server config.
@@ -42,6 +54,7 @@
 //!   - `server`: accept, TLS, first head within `header_timeout` (`rewind`), hyper, drain.
 //!   - `rewind`: the first head read by hand, then replayed to hyper.
 //!   - `proxy`: route, body limits, verify, and the one error-to-status map.
+//!   - `handshake`: the proxy's two handshake hooks (before the body, after verification).
 //!   - `forward`: header hygiene and the pooled upstream client.
 //!   - `keys`: provider certificates and key sets fetched over https, cached and bounded.
 //!   - `sns_confirm`: hookguard confirms a verified SNS subscription itself.

@@ -61,6 +61,9 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
                 }
             }
         }
+        CheckKind::ClientState => {
+            out.push("body: JSON whose every `value[].clientState` equals an active secret".into());
+        }
         CheckKind::Any(options) => {
             for (i, option) in options.iter().enumerate() {
                 out.push(format!("option {} ({}):", i + 1, option.scheme));
@@ -106,6 +109,7 @@ fn spec_headers(spec: &SigSpec) -> Vec<(HeaderName, String)> {
             assign,
             timestamp_key,
             signature_keys,
+            ..
         } => {
             let ts = timestamp_key
                 .as_ref()
@@ -132,6 +136,8 @@ fn spec_headers(spec: &SigSpec) -> Vec<(HeaderName, String)> {
                 ));
             }
         }
+        // The provider's own format: its module reads the headers its docs name.
+        SigFormat::Mechanism(_) => {}
     }
     if let Some(name) = spec.timestamp.as_ref().and_then(|t| t.header.clone()) {
         let unit = spec.timestamp.as_ref().map_or(TsUnit::Seconds, |t| t.unit);
@@ -148,6 +154,7 @@ fn signature_text(spec: &SigSpec) -> String {
         Algorithm::Sha1 => "HMAC-SHA1",
         Algorithm::Sha256 => "HMAC-SHA256",
         Algorithm::Sha512 => "HMAC-SHA512",
+        Algorithm::Sha256KeyPrefix => "SHA-256 of secret and body",
     };
     let enc = match spec.encoding {
         Encoding::HexLower => "lowercase hex",
@@ -195,6 +202,7 @@ mod tests {
             secrets: Vec::new(),
             tolerance_ms: 0,
             delivery_id: Vec::new(),
+            handshake: None,
         }
     }
 

@@ -8,9 +8,11 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
 use crate::config::fetched;
-use crate::config::secrets::compile_secret;
+use crate::config::handshakes;
+use crate::config::secrets::{compile_secret, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
+use crate::verify::mechanism;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind};
 
@@ -99,6 +101,7 @@ fn any_check(
         secrets: Vec::new(),
         tolerance_ms: route.tolerance_ms.unwrap_or(DEFAULT_TOLERANCE_MS),
         delivery_id: Vec::new(),
+        handshake: None,
     })
 }
 
@@ -126,6 +129,8 @@ fn scheme_check(
     };
     foreign_fields(c, row).map_err(|m| fail(ctx, m))?;
     let mut kind = kind(c, row, route).map_err(|m| fail(ctx, m))?;
+    let label = format!("route `{name}`, scheme `{}`", row.id);
+    let handshake = handshakes::compile(ctx, &label, row, c)?;
     let key_encoding = match row.mechanism.as_deref() {
         Some("generic") => c.secret_encoding.as_deref().unwrap_or("utf8"),
         _ => row.secret_encoding.as_deref().unwrap_or("utf8"),
@@ -150,7 +155,11 @@ fn scheme_check(
             );
             return Err(ctx.err(s.referenced, msg));
         }
-        secrets.push(compile_secret(ctx, name, key_encoding, &kind, s)?);
+        let key = KeyForm {
+            encoding: key_encoding,
+            strip_prefix: &row.secret_strip_prefix,
+        };
+        secrets.push(compile_secret(ctx, name, &key, &kind, s)?);
     }
     fetched::pin(&mut kind, &secrets).map_err(|m| fail(ctx, m))?;
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
@@ -172,6 +181,7 @@ fn scheme_check(
         secrets,
         tolerance_ms,
         delivery_id,
+        handshake,
     })
 }
 
@@ -197,12 +207,16 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             return Ok(CheckKind::ApiKey { header, bearer });
         }
         (None, Kind::Basic) => return Ok(CheckKind::Basic),
+        (Some("microsoft-graph"), _) => return Ok(CheckKind::ClientState),
         (None, Kind::Token) => {
             return Ok(CheckKind::Token {
                 header: header(row_header)?,
             })
         }
         (None, Kind::Hmac | Kind::UrlSigned | Kind::StandardWebhooks) => row.spec()?,
+        (Some(m), Kind::Hmac) if mechanism::NAMES.contains(&m) => {
+            mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
+        }
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",
@@ -269,7 +283,7 @@ fn foreign_fields(c: &CheckConfig, row: &Row) -> Result<(), String> {
             f if GENERIC_ONLY.contains(&f) => generic,
             "header" => takes_header,
             "handshake" => row.handshake.is_some(),
-            "verify_token" => row.handshake.as_deref() == Some("facebook"),
+            "verify_token" => handshakes::takes_verify_token(row),
             f => fetched::takes(row, f).unwrap_or(true),
         };
         if !ok {

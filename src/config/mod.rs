@@ -8,6 +8,7 @@ pub mod clock;
 pub mod compile;
 pub mod ctx;
 pub mod fetched;
+pub mod handshakes;
 pub mod secrets;
 pub mod snapshot;
 pub mod tls;

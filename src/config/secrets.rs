@@ -12,11 +12,21 @@ use crate::verify::mac::PreparedMac;
 use crate::verify::secret::{Key, Secret, Window};
 use crate::verify::{CheckKind, CompiledSecret};
 
+/// How a scheme's secrets, as the provider hands them out, become key bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyForm<'a> {
+    /// `utf8`, `hex`, `base64` or `whsec` (see [`decode_key`]).
+    pub encoding: &'a str,
+    /// Prefixes of which one, when the secret starts with it, is removed first (Clearbit's SDK
+    /// keys with the API key minus its `sk_`/`pk_`).
+    pub strip_prefix: &'a [String],
+}
+
 /// Resolves one configured secret into key bytes, its window and its prepared MAC.
 pub fn compile_secret(
     ctx: &mut Ctx<'_>,
     route: &str,
-    key_encoding: &str,
+    key_form: &KeyForm<'_>,
     kind: &CheckKind,
     s: &Spanned<SecretConfig>,
 ) -> Result<CompiledSecret, ConfigError> {
@@ -25,8 +35,9 @@ pub fn compile_secret(
     if cfg.id.trim().is_empty() {
         return Err(ctx.err(at, format!("route `{route}`: a secret has an empty `id`")));
     }
-    let raw = secret_bytes(ctx, &label, cfg, at)?;
-    let key = decode_key(key_encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
+    let raw = strip_prefix(secret_bytes(ctx, &label, cfg, at)?, key_form.strip_prefix);
+    let key =
+        decode_key(key_form.encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
     let window = Window {
         not_before: cfg.not_before.as_ref().map(|t| t.value.0),
         expires: cfg.expires.as_ref().map(|t| t.value.0),
@@ -90,6 +101,14 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// The secret without the first of `prefixes` it starts with.
+fn strip_prefix(mut raw: Vec<u8>, prefixes: &[String]) -> Vec<u8> {
+    if let Some(p) = prefixes.iter().find(|p| raw.starts_with(p.as_bytes())) {
+        raw.drain(..p.len());
+    }
+    raw
+}
+
 /// Turns configured secret bytes into key bytes: `whsec` (an optional `whsec_` prefix, then
 /// base64 whose missing `=` padding is restored, as the Standard Webhooks libraries do), `hex`,
 /// `base64`, or the bytes themselves (`utf8`).
@@ -130,6 +149,15 @@ mod tests {
         assert_eq!(bare.expose(), b"hello");
         assert!(decode_key("whsec", b"whsec_!!".to_vec()).is_err());
         assert!(decode_key("whsec", b"whsec_".to_vec()).is_err());
+    }
+
+    #[test]
+    fn a_listed_prefix_is_stripped_once_and_others_are_kept() {
+        let strip = ["sk_".to_owned(), "pk_".to_owned()];
+        assert_eq!(strip_prefix(b"sk_abc".to_vec(), &strip), b"abc");
+        assert_eq!(strip_prefix(b"pk_sk_abc".to_vec(), &strip), b"sk_abc");
+        assert_eq!(strip_prefix(b"abc_sk_".to_vec(), &strip), b"abc_sk_");
+        assert_eq!(strip_prefix(b"sk_abc".to_vec(), &[]), b"sk_abc");
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub struct Peer {
 pub struct Permit {
     verified: bool,
     secret_ids: String,
+    handshake: Option<&'static str>,
 }
 
 impl Permit {
@@ -90,12 +91,26 @@ impl Permit {
             Ok(v) => Ok(Permit {
                 verified: true,
                 secret_ids: v.secret_ids.join(","),
+                handshake: None,
             }),
             Err(_) if mode == Mode::ReportOnly => Ok(Permit {
                 verified: false,
                 secret_ids: String::new(),
+                handshake: None,
             }),
             Err(r) => Err(r),
+        }
+    }
+
+    /// A permit for a provider's handshake challenge that the upstream answers (the check's
+    /// `handshake: forward`, or one only the receiver can complete, such as Notion's token),
+    /// marked `x-hookguard-handshake: <scheme>`; verified only when `verdict` passed.
+    /// `verify::handshake::decide` is the only reason to call this.
+    pub fn handshake(scheme: &'static str, verdict: Option<Verified>) -> Permit {
+        Permit {
+            verified: verdict.is_some(),
+            secret_ids: verdict.map(|v| v.secret_ids.join(",")).unwrap_or_default(),
+            handshake: Some(scheme),
         }
     }
 
@@ -178,6 +193,9 @@ pub fn upstream_headers(headers: &mut HeaderMap, marks: &Marks<'_>) {
     set(headers, "x-hookguard-route", marks.route);
     if !marks.permit.secret_ids().is_empty() {
         set(headers, "x-hookguard-secret-id", marks.permit.secret_ids());
+    }
+    if let Some(scheme) = marks.permit.handshake {
+        set(headers, "x-hookguard-handshake", scheme);
     }
     set(headers, "x-forwarded-for", &peer.addr.ip().to_string());
     set(

@@ -21,8 +21,18 @@ use crate::verify::secret::UnixMillis;
 pub struct RequestLabels {
     /// Route name, empty when no route matched.
     pub route: String,
-    /// forwarded, rejected, too_large, timeout, no_route, upstream_error, upstream_timeout.
+    /// forwarded, handshake, rejected, too_large, timeout, no_route, upstream_error,
+    /// upstream_timeout.
     pub outcome: &'static str,
+}
+
+/// `{route, scheme}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandshakeLabels {
+    /// Route name.
+    pub route: String,
+    /// The catalogue id of the check whose handshake it was.
+    pub scheme: &'static str,
 }
 
 /// `{route, result, secret_id}`.
@@ -86,6 +96,7 @@ pub struct Metrics {
     secret_last_used: Family<SecretLabels, F64Gauge>,
     secret_info: Family<SecretInfoLabels, Gauge>,
     active_secrets: Family<CheckLabels, Gauge>,
+    handshakes: Family<HandshakeLabels, Counter>,
     /// The per-secret and per-check series of the snapshot in force, so that a reload removes
     /// exactly those that went away and touches nothing else.
     exported: Mutex<Exported>,
@@ -151,6 +162,7 @@ impl Metrics {
             secret_last_used: Family::default(),
             secret_info: Family::default(),
             active_secrets: Family::default(),
+            handshakes: Family::default(),
             exported: Mutex::default(),
             registry: Registry::default(),
         };
@@ -210,6 +222,11 @@ impl Metrics {
             "Secrets active now per check; 0 means every request is rejected",
             m.active_secrets.clone(),
         );
+        r.register(
+            "handshakes",
+            "Provider handshakes answered by hookguard or passed on as handshakes",
+            m.handshakes.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -235,6 +252,15 @@ impl Metrics {
                 .get_or_create(&RouteLabels { route })
                 .observe(took.as_secs_f64());
         }
+    }
+
+    /// Counts a provider handshake hookguard answered or passed on as a handshake.
+    pub fn handshake(&self, route: &str, scheme: &'static str) {
+        let labels = HandshakeLabels {
+            route: route.to_owned(),
+            scheme,
+        };
+        self.handshakes.get_or_create(&labels).inc();
     }
 
     /// Records how long the upstream took.

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod forward;
+pub mod handshake;
 pub mod keys;
 pub mod metrics;
 pub mod proxy;

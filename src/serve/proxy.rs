@@ -13,7 +13,8 @@ use hyper::body::Incoming;
 
 use crate::config::snapshot::{Route, Snapshot};
 use crate::serve::app::App;
-use crate::serve::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
+use crate::serve::forward::{self, ForwardError, Marks, Peer, RespBody};
+use crate::serve::handshake::{self, Answered, Next};
 use crate::serve::sns_confirm;
 use crate::verify::{self, Rejected, Verified};
 
@@ -104,6 +105,8 @@ pub fn error_response(e: &ProxyError) -> Response<RespBody> {
 #[derive(Default)]
 struct Outcome {
     route: String,
+    /// Set when hookguard answered in the upstream's place (a handshake).
+    label: Option<&'static str>,
     delivery_id: String,
     reason: &'static str,
     secret_ids: String,
@@ -123,7 +126,7 @@ pub async fn handle(
     let mut outcome = Outcome::default();
     let result = serve(&app, &snap, peer, req, &request_id, &mut outcome).await;
     let (resp, label, error) = match result {
-        Ok(resp) => (resp, "forwarded", None),
+        Ok(resp) => (resp, outcome.label.unwrap_or("forwarded"), None),
         Err(e) => (error_response(&e), classify(&e).1, Some(e.to_string())),
     };
     let took = start.elapsed();
@@ -156,6 +159,9 @@ async fn serve(
         outcome.reason = "probe";
         return Ok(json_ok());
     }
+    if let Some(done) = handshake::before_body(app, route, &req) {
+        return Ok(answered(app, route, outcome, done));
+    }
     let (parts, body) = req.into_parts();
     outcome.delivery_id = delivery_id(route, &parts.headers);
     let body = read_body(route, snap, &parts.headers, body).await?;
@@ -174,10 +180,14 @@ async fn serve(
         Ok(_) => "valid",
         Err(rejected) => rejected.reason.as_str(),
     };
-    if let Some(resp) = sns_confirm::answer(app, route, &verdict, &request).await {
-        return Ok(resp);
+    if let Some(done) = sns_confirm::answer(app, route, &verdict, &request).await {
+        return Ok(answered(app, route, outcome, done));
     }
-    let permit = Permit::new(route.mode, verdict).map_err(ProxyError::Rejected)?;
+    let permit = match handshake::after_verify(app, route, &request, verdict, now) {
+        Next::Forward(permit) => permit,
+        Next::Rejected(rejected) => return Err(ProxyError::Rejected(rejected)),
+        Next::Answered(done) => return Ok(answered(app, route, outcome, done)),
+    };
     outcome.secret_ids = permit.secret_ids().to_owned();
     let marks = Marks {
         permit: &permit,
@@ -193,6 +203,16 @@ async fn serve(
     outcome.upstream = Some(took);
     app.metrics.upstream(&route.name, took);
     Ok(result?)
+}
+
+/// A handshake's answer or refusal: counted and logged like every answer.
+fn answered(app: &App, route: &Route, outcome: &mut Outcome, done: Answered) -> Response<RespBody> {
+    if let Some(verdict) = &done.verdict {
+        record(app, route, verdict, app.now());
+    }
+    outcome.label = Some(done.outcome);
+    outcome.reason = done.reason;
+    done.resp
 }
 
 /// Metrics for every check that ran (each option of an `any:` included): valid ones with

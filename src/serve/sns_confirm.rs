@@ -15,16 +15,18 @@ use http_body_util::{BodyExt, Full};
 use crate::config::snapshot::Route;
 use crate::serve::app::App;
 use crate::serve::forward::RespBody;
+use crate::serve::handshake::Answered;
 use crate::verify::{sns, Rejected, Request, Verified};
 
 /// The answer to a verified SNS `SubscriptionConfirmation` on `route`, after visiting its
-/// `SubscribeURL`; `None` for anything else (which is forwarded as usual).
+/// `SubscribeURL` (counted in `hookguard_handshakes_total`, outcome `handshake`); `None` for
+/// anything else, which goes on as usual.
 pub async fn answer(
     app: &App,
     route: &Route,
     verdict: &Result<Verified, Rejected>,
     req: &Request<'_>,
-) -> Option<Response<RespBody>> {
+) -> Option<Answered> {
     verdict.as_ref().ok()?;
     let url = route
         .checks
@@ -35,8 +37,9 @@ pub async fn answer(
         .ok()
         .and_then(|u| u.host().map(str::to_owned))
         .unwrap_or_default();
+    app.metrics.handshake(&route.name, "sns");
     // The URL carries the subscription's token: log its host only.
-    Some(match app.keys.get_url(&url).await {
+    let resp = match app.keys.get_url(&url).await {
         Ok(_) => {
             tracing::info!(route = %route.name, %host, "SNS subscription confirmed");
             json(StatusCode::OK, "{\"status\":\"confirmed\"}")
@@ -45,6 +48,12 @@ pub async fn answer(
             tracing::warn!(route = %route.name, %host, error = %e, "SNS subscription not confirmed");
             json(StatusCode::BAD_GATEWAY, "{\"error\":\"bad gateway\"}")
         }
+    };
+    Some(Answered {
+        resp,
+        outcome: "handshake",
+        reason: "valid",
+        verdict: None,
     })
 }
 

@@ -129,6 +129,8 @@ pub struct Row {
     #[serde(default)]
     pub secret_encoding: Option<String>,
     #[serde(default)]
+    pub secret_strip_prefix: Vec<String>,
+    #[serde(default)]
     pub tolerance: Option<String>,
     #[serde(default)]
     pub delivery_id: Vec<String>,

@@ -3,19 +3,26 @@
 //! so tests and `hookguard verify --now` need no escape hatch.
 //!
 //! Every signature the request carries is compared, in constant time, with the MAC under every
-//! secret active at `now`; any match passes. A check with no active secret rejects.
+//! secret active at `now` (only the named one where the delivery names its key and a secret
+//! has that id); any match passes. A check with no active secret rejects.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 
+use crate::verify::challenge::Handshake;
+pub use crate::verify::claim::Request;
+use crate::verify::claim::{Claim, Stamp};
+use crate::verify::client_state;
 use crate::verify::extract::{self, Extracted};
 use crate::verify::fetched::{Candidate, Delivery, FetchedCheck, Keys};
 use crate::verify::keyed;
 use crate::verify::mac::PreparedMac;
+use crate::verify::mechanism;
 use crate::verify::reason::Reason;
-use crate::verify::scheme::{Encoding, Part, SigSpec, TsUnit};
+use crate::verify::scheme::{Encoding, Part, SigFormat, SigSpec, TsUnit};
 use crate::verify::secret::{digest_matches, Secret, UnixMillis};
 
 /// A secret ready for the hot path: prepared MAC state (HMAC schemes) and key digest (key
@@ -65,6 +72,8 @@ pub enum CheckKind {
     Any(Vec<Check>),
     /// A signature under a provider's public key, fetched or pinned (`verify::fetched`).
     Fetched(Box<FetchedCheck>),
+    /// Microsoft Graph: every `value[].clientState` of the JSON body equals an active secret.
+    ClientState,
 }
 
 /// One compiled `verify:` entry.
@@ -81,6 +90,8 @@ pub struct Check {
     pub tolerance_ms: i64,
     /// Headers naming the provider's delivery id, first present wins (logs, replay).
     pub delivery_id: Vec<HeaderName>,
+    /// The provider's handshake, when its catalogue row names one (`verify::handshake`).
+    pub handshake: Option<Handshake>,
 }
 
 impl Check {
@@ -138,19 +149,6 @@ impl Check {
             _ => false,
         }
     }
-}
-
-/// The parts of a request verification reads.
-#[derive(Clone, Copy, Debug)]
-pub struct Request<'a> {
-    /// The method, e.g. `POST`.
-    pub method: &'a str,
-    /// Path and query as sent.
-    pub path: &'a str,
-    /// All request headers.
-    pub headers: &'a HeaderMap,
-    /// The raw body bytes, exactly as received.
-    pub body: &'a [u8],
 }
 
 /// One check that ran, as metrics count it: its scheme and its verdict.
@@ -285,6 +283,16 @@ pub fn verify_check_keyed(
             let presented = extract::single(req.headers, header)?.ok_or(Reason::Missing)?;
             match_digest(active, presented)
         }
+        CheckKind::ClientState => {
+            let states = client_state::client_states(req.body)?;
+            let active: Vec<&CompiledSecret> = active.collect();
+            let mut first = None;
+            for state in &states {
+                let id = match_digest(active.iter().copied(), state.as_bytes())?;
+                first.get_or_insert(id);
+            }
+            first.ok_or(Reason::Missing)
+        }
         CheckKind::Any(_) | CheckKind::Fetched(_) => Err(Reason::Invalid),
     }
 }
@@ -335,48 +343,78 @@ fn match_digest<'a>(
 
 fn verify_hmac<'a>(
     spec: &SigSpec,
-    active: impl Iterator<Item = &'a CompiledSecret>,
+    active: impl Iterator<Item = &'a CompiledSecret> + Clone,
     req: &Request<'_>,
     tolerance_ms: i64,
     now: UnixMillis,
 ) -> Result<Arc<str>, Reason> {
-    let found: Extracted<'_> = extract::signatures(spec, req.headers)?;
-    let sigs = decode_all(spec, &found.signatures)?;
-    if let (Some(ts), Some(tspec)) = (found.timestamp, &spec.timestamp) {
-        let at = parse_timestamp(ts, tspec.unit)?;
-        if now.abs_diff(at) > tolerance_ms.unsigned_abs() {
-            return Err(Reason::Stale);
+    // Malformed unless some claim has a readable signature; then stale unless some claim was
+    // in the window and compared.
+    let mut outcome = Reason::Malformed;
+    for claim in &claims(spec, req)? {
+        let sigs = decode_some(spec, &claim.signatures);
+        if sigs.is_empty() {
+            continue;
+        }
+        outcome = outcome.closer(Reason::Stale);
+        if let Some(stamp) = claim.stamp {
+            let at = match stamp {
+                Stamp::Millis(ms) => ms,
+                Stamp::Text(text, unit) => parse_timestamp(text, unit)?,
+            };
+            if now.abs_diff(at) > tolerance_ms.unsigned_abs() {
+                continue;
+            }
+        }
+        outcome = Reason::Invalid;
+        let named = claim
+            .key_id
+            .filter(|k| active.clone().any(|s| &*s.secret.id == *k));
+        for s in active.clone() {
+            if named.is_some_and(|k| &*s.secret.id != k) {
+                continue;
+            }
+            let Some(mac) = &s.mac else { continue };
+            let tag = mac.compute(&claim.parts);
+            if sigs.iter().any(|sig| tag.matches(sig)) {
+                return Ok(s.secret.id.clone());
+            }
         }
     }
-    let parts = payload(
-        spec,
-        req,
-        found.timestamp.unwrap_or(""),
-        found.id.unwrap_or(""),
-    )?;
-    for s in active {
-        let Some(mac) = &s.mac else { continue };
-        let tag = mac.compute(&parts);
-        if sigs.iter().any(|sig| tag.matches(sig)) {
-            return Ok(s.secret.id.clone());
-        }
-    }
-    Err(Reason::Invalid)
+    Err(outcome)
 }
 
-/// Decodes every presented signature; undecodable ones are skipped, and none decodable is
-/// `Malformed`. A signature of the wrong length cannot match and is skipped too.
-fn decode_all(spec: &SigSpec, encoded: &[&str]) -> Result<Vec<Vec<u8>>, Reason> {
+/// What the request claims under `spec`: a provider mechanism's own reading, or the generic
+/// engine's (one claim per signed set of headers).
+fn claims<'a>(spec: &'a SigSpec, req: &Request<'a>) -> Result<Vec<Claim<'a>>, Reason> {
+    if let SigFormat::Mechanism(m) = spec.sig {
+        return mechanism::claims(m, req);
+    }
+    let unit = spec.timestamp.as_ref().map_or(TsUnit::Seconds, |t| t.unit);
+    extract::groups(spec, req.headers)?
+        .into_iter()
+        .map(|found: Extracted<'a>| {
+            let (ts, id) = (found.timestamp.unwrap_or(""), found.id.unwrap_or(""));
+            let parts = payload(spec, req, ts, id)?;
+            Ok(Claim {
+                parts: parts.into_iter().map(Cow::Borrowed).collect(),
+                signatures: found.signatures,
+                stamp: found.timestamp.map(|t| Stamp::Text(t, unit)),
+                key_id: None,
+            })
+        })
+        .collect()
+}
+
+/// Decodes the presented signatures, skipping undecodable ones and those of the wrong length
+/// (which cannot match).
+fn decode_some(spec: &SigSpec, encoded: &[&str]) -> Vec<Vec<u8>> {
     let want = spec.algorithm.tag_len();
-    let sigs: Vec<Vec<u8>> = encoded
+    encoded
         .iter()
         .filter_map(|s| decode(spec.encoding, s))
         .filter(|bytes| bytes.len() == want)
-        .collect();
-    if sigs.is_empty() {
-        return Err(Reason::Malformed);
-    }
-    Ok(sigs)
+        .collect()
 }
 
 /// Decodes one signature string as the scheme's SDK would.

@@ -32,7 +32,7 @@ pub fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'
 }
 
 /// Like [`single`], but the header must be present and UTF-8.
-fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Reason> {
+pub fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Reason> {
     let bytes = single(headers, name)?.ok_or(Reason::Missing)?;
     std::str::from_utf8(bytes).map_err(|_| Reason::Malformed)
 }
@@ -70,6 +70,7 @@ pub fn signatures<'a>(spec: &SigSpec, headers: &'a HeaderMap) -> Result<Extracte
             assign,
             timestamp_key,
             signature_keys,
+            ..
         } => key_value(
             required(headers, header)?,
             pairs,
@@ -78,19 +79,60 @@ pub fn signatures<'a>(spec: &SigSpec, headers: &'a HeaderMap) -> Result<Extracte
             signature_keys,
         )?,
         SigFormat::StandardWebhooks { version, .. } => standard_webhooks(headers, version)?,
+        // A provider mechanism reads its own headers (`verify::mechanism`), never through here.
+        SigFormat::Mechanism(_) => return Err(Reason::Malformed),
     };
-    if let Some(ts) = &spec.timestamp {
-        if let Some(name) = &ts.header {
-            found.timestamp = Some(required(headers, name)?);
-        }
-    }
-    if let Some(name) = &spec.id_header {
-        found.id = Some(required(headers, name)?);
-    }
+    headers_beside(spec, headers, &mut found)?;
     if found.signatures.is_empty() {
         return Err(Reason::Malformed);
     }
     Ok(found)
+}
+
+/// Every signed set the headers carry: one, except for a key-value header split into `groups`
+/// (Persona's `t=..,v1=.. t=..,v1=..` during rotation), where each set has its own timestamp.
+/// A set that does not parse rejects the header, as one that stands alone would.
+pub fn groups<'a>(spec: &SigSpec, headers: &'a HeaderMap) -> Result<Vec<Extracted<'a>>, Reason> {
+    let SigFormat::KeyValue {
+        header,
+        pairs,
+        assign,
+        timestamp_key,
+        signature_keys,
+        groups: Some(separator),
+    } = &spec.sig
+    else {
+        return Ok(vec![signatures(spec, headers)?]);
+    };
+    let mut sets = Vec::new();
+    for set in required(headers, header)?.split(separator.as_str()) {
+        let set = set.trim();
+        if set.is_empty() {
+            continue;
+        }
+        let mut found = key_value(set, pairs, assign, timestamp_key.as_deref(), signature_keys)?;
+        headers_beside(spec, headers, &mut found)?;
+        sets.push(found);
+    }
+    if sets.iter().all(|found| found.signatures.is_empty()) {
+        return Err(Reason::Malformed);
+    }
+    Ok(sets)
+}
+
+/// The timestamp and id headers a scheme reads beside its signatures.
+fn headers_beside<'a>(
+    spec: &SigSpec,
+    headers: &'a HeaderMap,
+    found: &mut Extracted<'a>,
+) -> Result<(), Reason> {
+    if let Some(name) = spec.timestamp.as_ref().and_then(|ts| ts.header.as_ref()) {
+        found.timestamp = Some(required(headers, name)?);
+    }
+    if let Some(name) = &spec.id_header {
+        found.id = Some(required(headers, name)?);
+    }
+    Ok(())
 }
 
 fn split_list<'a>(
@@ -244,6 +286,53 @@ mod tests {
         assert_eq!(stripe("garbage"), Err(Reason::Malformed));
         let paddle = key_value("ts=5;h1=ab;h1=cd", ";", "=", Some("ts"), &["h1".to_owned()]);
         assert_eq!(paddle.map(|f| f.signatures), Ok(vec!["ab", "cd"]));
+    }
+
+    #[test]
+    fn key_value_groups_are_read_as_separate_signed_sets() {
+        use crate::verify::scheme::{build, Fields};
+        let fields = Fields {
+            headers: vec!["persona-signature"],
+            format: Some("key-value"),
+            separator: Some(" "),
+            timestamp_key: Some("t"),
+            signature_key: Some("v1"),
+            payload: Some("{timestamp}.{body}"),
+            ..Fields::default()
+        };
+        let spec = build(&fields, crate::verify::catalogue::ROW_DEFAULTS).expect("valid");
+        let sets = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("persona-signature", value.parse().expect("static"));
+            groups(&spec, &headers).map(|sets| {
+                sets.into_iter()
+                    .map(|f| {
+                        let sigs: Vec<String> =
+                            f.signatures.iter().map(|s| s.to_string()).collect();
+                        (f.timestamp.map(str::to_owned), sigs)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let set = |t: &str, sig: &str| (Some(t.to_owned()), vec![sig.to_owned()]);
+        assert_eq!(
+            sets("t=1,v1=aa  t=2,v1=bb"),
+            Ok(vec![set("1", "aa"), set("2", "bb")])
+        );
+        assert_eq!(sets("t=1,v1=aa"), Ok(vec![set("1", "aa")]));
+        assert_eq!(sets("t=1,v1=aa v1=bb"), Err(Reason::Malformed));
+        assert_eq!(sets("t=1 t=2"), Err(Reason::Malformed));
+        // Without `groups`, the same header is one set whose space-joined values mislead.
+        let mut one = spec.clone();
+        if let SigFormat::KeyValue { groups, .. } = &mut one.sig {
+            *groups = None;
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "persona-signature",
+            "t=1,v1=aa t=2,v1=bb".parse().expect("static"),
+        );
+        assert_eq!(groups(&one, &headers).map(|s| s.len()), Ok(1));
     }
 
     #[test]

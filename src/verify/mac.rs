@@ -6,7 +6,7 @@
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
-use sha2::{Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 /// The hash under the HMAC.
@@ -18,6 +18,9 @@ pub enum Algorithm {
     Sha256,
     /// HMAC-SHA512 (64-byte tags).
     Sha512,
+    /// Not an HMAC: plain SHA-256 over the key followed by the message (Recharge). Only a
+    /// catalogue mechanism selects it; generic `hmac` cannot ask for it.
+    Sha256KeyPrefix,
 }
 
 impl Algorithm {
@@ -35,7 +38,7 @@ impl Algorithm {
     pub fn tag_len(self) -> usize {
         match self {
             Algorithm::Sha1 => 20,
-            Algorithm::Sha256 => 32,
+            Algorithm::Sha256 | Algorithm::Sha256KeyPrefix => 32,
             Algorithm::Sha512 => 64,
         }
     }
@@ -50,6 +53,8 @@ pub enum PreparedMac {
     Sha256(Hmac<Sha256>),
     /// Keyed HMAC-SHA512.
     Sha512(Hmac<Sha512>),
+    /// SHA-256 that has already absorbed the key (see [`Algorithm::Sha256KeyPrefix`]).
+    Sha256KeyPrefix(Sha256),
 }
 
 impl std::fmt::Debug for PreparedMac {
@@ -58,6 +63,7 @@ impl std::fmt::Debug for PreparedMac {
             PreparedMac::Sha1(_) => "sha1",
             PreparedMac::Sha256(_) => "sha256",
             PreparedMac::Sha512(_) => "sha512",
+            PreparedMac::Sha256KeyPrefix(_) => "sha256-key-prefix",
         };
         write!(f, "PreparedMac({name}, [redacted])")
     }
@@ -97,15 +103,25 @@ impl PreparedMac {
             Algorithm::Sha1 => PreparedMac::Sha1(keyed(key)),
             Algorithm::Sha256 => PreparedMac::Sha256(keyed(key)),
             Algorithm::Sha512 => PreparedMac::Sha512(keyed(key)),
+            Algorithm::Sha256KeyPrefix => {
+                PreparedMac::Sha256KeyPrefix(Sha256::new().chain_update(key))
+            }
         }
     }
 
     /// MAC over the concatenation of `parts`, without joining them in memory.
-    pub fn compute(&self, parts: &[&[u8]]) -> Tag {
+    pub fn compute<P: AsRef<[u8]>>(&self, parts: &[P]) -> Tag {
         match self {
             PreparedMac::Sha1(m) => finish(m.clone(), parts),
             PreparedMac::Sha256(m) => finish(m.clone(), parts),
             PreparedMac::Sha512(m) => finish(m.clone(), parts),
+            PreparedMac::Sha256KeyPrefix(d) => {
+                let mut d = d.clone();
+                for part in parts {
+                    d.update(part.as_ref());
+                }
+                tag_of(&d.finalize())
+            }
         }
     }
 }
@@ -115,16 +131,19 @@ fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
 }
 
-fn finish<M: Mac>(mut mac: M, parts: &[&[u8]]) -> Tag {
+fn finish<M: Mac, P: AsRef<[u8]>>(mut mac: M, parts: &[P]) -> Tag {
     for part in parts {
-        mac.update(part);
+        mac.update(part.as_ref());
     }
-    let out = mac.finalize().into_bytes();
+    tag_of(&mac.finalize().into_bytes())
+}
+
+fn tag_of(out: &[u8]) -> Tag {
     let mut tag = Tag {
         bytes: [0; 64],
         len: out.len(),
     };
-    tag.bytes[..out.len()].copy_from_slice(&out);
+    tag.bytes[..out.len()].copy_from_slice(out);
     tag
 }
 
@@ -149,6 +168,18 @@ mod tests {
             hex::encode(sha1.as_bytes()),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
         );
+    }
+
+    #[test]
+    fn key_prefix_digest_is_plain_sha256_of_key_then_message() {
+        // echo -n 'keyhello' | sha256sum
+        let tag =
+            PreparedMac::new(Algorithm::Sha256KeyPrefix, b"key").compute(&[&b"hel"[..], b"lo"]);
+        assert_eq!(
+            hex::encode(tag.as_bytes()),
+            "43b68106309688486ec5ef85b7f4ac9b1b4bc627855e20556dcefdc55b71ec83"
+        );
+        assert_eq!(Algorithm::parse("sha256-key-prefix"), None);
     }
 
     #[test]

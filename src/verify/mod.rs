@@ -7,20 +7,33 @@
 pub mod allow;
 pub mod catalogue;
 pub mod certs;
+pub mod challenge;
 pub mod check;
+pub mod claim;
+pub mod client_state;
+pub mod contentful;
 pub mod ebay;
 pub mod extract;
 pub mod fetched;
+pub mod graphcms;
+pub mod handshake;
+pub mod hook0;
 pub mod jwt;
 pub mod keyed;
+pub mod linear;
 pub mod mac;
+pub mod mechanism;
 pub mod paypal;
 pub mod pinned;
+pub mod pusher;
 pub mod reason;
+pub mod recurly;
+pub mod reply;
 pub mod scheme;
 pub mod secret;
 pub mod sign;
 pub mod sns;
+pub mod worldpay;
 
 pub use check::{
     decode, encode, parse_timestamp, payload, verify, verify_check, verify_check_keyed,

@@ -80,6 +80,9 @@ pub enum SigFormat {
         timestamp_key: Option<String>,
         /// The signatures' keys.
         signature_keys: Vec<String>,
+        /// Splits the header into several sets, each with its own timestamp and signatures
+        /// (Persona's space-separated sets during rotation); `None` means one set.
+        groups: Option<String>,
     },
     /// Standard Webhooks: `v1,<b64>[ v1,<b64>...]` in `webhook-signature` or `svix-signature`,
     /// with the id and timestamp in the matching `-id` and `-timestamp` headers.
@@ -89,6 +92,29 @@ pub enum SigFormat {
         /// Whether a sender writes the `svix-` names (Svix's SDK reads those).
         svix_names: bool,
     },
+    /// A provider's own format, read by its own module (see [`Mechanism`]).
+    Mechanism(Mechanism),
+}
+
+/// The providers whose signed bytes or signature header no row of data can describe. Each
+/// is a module of the pure core that rebuilds the signed bytes into claims
+/// (`verify::mechanism`); the comparison stays with the generic engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+    /// Hook0, the sender behind Coinbase CDP: `t=`, `h=` (covered headers), `v1=`.
+    Hook0,
+    /// Contentful: a canonical request over the headers it names, method, path and body.
+    Contentful,
+    /// Hygraph (GraphCMS): the body as a JSON string inside a JSON object with env and time.
+    Graphcms,
+    /// Recurly: `<timestamp ms>,<sig>[,<sig>...]`.
+    Recurly,
+    /// Linear: the freshness time is the body's `webhookTimestamp`, else a header.
+    Linear,
+    /// Pusher Channels: the freshness time is the body's `time_ms`; the key header picks the app.
+    Pusher,
+    /// Worldpay: `{keyId}/{hashFunction}/{signature}` entries.
+    Worldpay,
 }
 
 /// Whether a signature prefix must be present.
@@ -137,7 +163,8 @@ pub struct SigSpec {
     pub timestamp: Option<TimestampSpec>,
     /// The header `{id}` stands for (Standard Webhooks reads its own).
     pub id_header: Option<HeaderName>,
-    /// The signed bytes, in order.
+    /// The signed bytes, in order. For a [`SigFormat::Mechanism`] the module rebuilds them
+    /// in the provider's own form; this then lists the parts it covers, for [`SigSpec::signs`].
     pub payload: Vec<Part>,
     /// What `{url}` starts with: the route's `public_url` (scheme, host and port the sender
     /// called), set when the config is compiled; empty when the route has none.
@@ -163,7 +190,7 @@ pub struct Fields<'a> {
     pub prefix: Option<&'a str>,
     /// `required`, `optional`, `first`.
     pub prefix_rule: Option<&'a str>,
-    /// Splits several signatures.
+    /// Splits several signatures (`list`), or several signed sets (`key-value`).
     pub separator: Option<&'a str>,
     /// `list` (default) or `key-value`.
     pub format: Option<&'a str>,
@@ -288,6 +315,7 @@ fn sig_format(f: &Fields<'_>, d: Defaults) -> Result<SigFormat, String> {
                 assign: f.assign.unwrap_or("=").to_owned(),
                 timestamp_key: f.timestamp_key.map(str::to_owned),
                 signature_keys: vec![signature_key.to_owned()],
+                groups: f.separator.map(str::to_owned),
             })
         }
         other => Err(format!("`format` must be list or key-value, not `{other}`")),

@@ -5,6 +5,7 @@
 use http::HeaderMap;
 
 use crate::verify::mac::PreparedMac;
+use crate::verify::mechanism;
 use crate::verify::scheme::{SigFormat, SigSpec, TsUnit};
 use crate::verify::{encode, payload, Request};
 
@@ -33,6 +34,9 @@ pub fn sign(spec: &SigSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<(
         headers: delivery.headers,
         body: delivery.body,
     };
+    if let SigFormat::Mechanism(m) = spec.sig {
+        return mechanism::sign(m, mac, &req, delivery.timestamp, delivery.id);
+    }
     // Template headers that repeat are a verify-time error; signing uses an empty value then.
     let parts = payload(spec, &req, delivery.timestamp, delivery.id).unwrap_or_default();
     let sig = encode(spec.encoding, mac.compute(&parts).as_bytes());
@@ -59,6 +63,7 @@ pub fn sign(spec: &SigSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<(
             assign,
             timestamp_key,
             signature_keys,
+            ..
         } => {
             let key = signature_keys.first().map_or("v1", String::as_str);
             let value = match timestamp_key {
@@ -76,6 +81,7 @@ pub fn sign(spec: &SigSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<(
             out.push((format!("{p}-timestamp"), delivery.timestamp.to_owned()));
             out.push((format!("{p}-signature"), format!("{version},{sig}")));
         }
+        SigFormat::Mechanism(_) => {}
     }
     out
 }

@@ -224,6 +224,11 @@ async fn an_sns_notification_and_subscription_confirmation_verify_end_to_end_und
     assert_eq!(keys.count(cert_path), 1);
     let confirmed = hg.wait_for("SNS subscription confirmed");
     assert_eq!(confirmed["host"], "127.0.0.1");
+    let logged = hg.wait_for_where("request", |v| v["outcome"] == "handshake");
+    assert_eq!(
+        logged["status"], 200,
+        "counted as a handshake, not forwarded traffic"
+    );
     let log = hg.log.lock().unwrap().join("\n");
     assert!(
         !log.contains("2336412f37f"),

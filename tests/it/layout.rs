@@ -43,30 +43,50 @@ fn arrows() -> BTreeMap<File, BTreeSet<File>> {
             let code = text.split("#[cfg(test)]").next().unwrap_or("");
             let from = (li, module.clone());
             for (at, _) in code.match_indices("crate::") {
-                let mut words = code[at + 7..].split("::");
-                let (Some(target), Some(rest)) = (words.next(), words.next()) else {
+                let after = &code[at + 7..];
+                let Some((target, rest)) = after.split_once("::") else {
                     continue;
                 };
                 let Some(ti) = LAYERS.iter().position(|l| *l == target) else {
                     continue;
                 };
-                let item: String = rest
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                let file = if modules[ti].contains(&item) {
-                    item
-                } else {
-                    facade(target, &item)
-                };
-                let to = (ti, file);
-                if to != from {
-                    out.entry(from.clone()).or_default().insert(to);
+                for item in items(rest) {
+                    let file = if modules[ti].contains(&item) {
+                        item
+                    } else {
+                        facade(target, &item)
+                    };
+                    let to = (ti, file);
+                    if to != from {
+                        out.entry(from.clone()).or_default().insert(to);
+                    }
                 }
             }
         }
     }
     out
+}
+
+/// The first segment of each path a `use` names after `crate::<layer>::`: `mac` in
+/// `mac::PreparedMac`, and `a`, `b` in `{a, b::C}`.
+fn items(rest: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    match rest.strip_prefix('{') {
+        Some(group) => {
+            let end = group.find('}').unwrap_or(group.len());
+            group[..end]
+                .split(',')
+                .map(ident)
+                .filter(|i| !i.is_empty() && i != "self")
+                .collect()
+        }
+        None => vec![ident(rest)],
+    }
 }
 
 fn name(f: &File) -> String {

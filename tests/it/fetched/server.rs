@@ -218,6 +218,15 @@ impl Hookguard {
     /// The first log line whose message is `message`, waiting up to 10 s for it (lines are
     /// written on the logger's own thread).
     pub fn wait_for(&self, message: &str) -> serde_json::Value {
+        self.wait_for_where(message, |_| true)
+    }
+
+    /// Like [`Hookguard::wait_for`], for the first such line that `pick` accepts.
+    pub fn wait_for_where(
+        &self,
+        message: &str,
+        pick: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         for _ in 0..200 {
             let found = self
                 .log
@@ -225,7 +234,7 @@ impl Hookguard {
                 .unwrap()
                 .iter()
                 .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                .find(|v| v["message"] == message);
+                .find(|v| v["message"] == message && pick(v));
             if let Some(found) = found {
                 return found;
             }
