@@ -32,6 +32,11 @@
 //!   - `mechanism`: the providers that are code, not data, by `mechanism:` name; one module
 //!     each reads a delivery into claims and signs as its sender: `hook0` (Coinbase CDP),
 //!     `contentful`, `graphcms` (Hygraph), `recurly`, `linear`, `pusher`, `worldpay`.
+//!   - `pubkey`: Ed25519 and ECDSA P-256 public keys (ring) and the signatures a
+//!     public-key check reads.
+//!   - `keyform`: a sender's public key as the provider hands it out (hex, base64, `whpk_`,
+//!     DER, PEM) to a `pubkey::PublicKey`, once at load.
+//!   - `privkey`: the sender's private key (PKCS#8 PEM, `whsk_`), for `sign --private-key`.
 //!   - `sign`: the headers a sender would attach (the `sign` command, the demo, tests).
 //!   - `fetched`, `keyed`: public-key schemes: which provider key a delivery needs, pinned or
 //!     fetched, and which module verifies it: `sns`, `paypal`, `jwt` (Google Pub/Sub,
@@ -67,6 +72,7 @@
 //! - `cmd/`: the command line.
 //!   - `cli`: clap definitions and exit codes.
 //!   - `commands`: `check`, `sign`, `verify`, `gen-secret`.
+//!   - `sign_key`: `sign --private-key` for public-key checks; `gen-secret`'s answer for them.
 //!   - `run`: `hookguard run`: bind one socket per worker thread, start admin and reloader,
 //!     serve until SIGTERM.
 //!   - `demo`, `demo_cases`, `demo_receiver`: `hookguard demo`: the embedded config and its

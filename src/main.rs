@@ -34,8 +34,13 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
             id,
             method,
             url,
+            private_key,
         } => {
             let snap = hookguard::config::compile::load(&config.config).map_err(to_usage)?;
+            let private_key = private_key
+                .map(|path| hookguard::cmd::sign_key::load(&path))
+                .transpose()
+                .map_err(to_usage)?;
             let body = match body {
                 Some(path) => commands::read_input(&path)?,
                 None => Vec::new(),
@@ -50,6 +55,7 @@ fn dispatch(cli: cli::Cli) -> Result<u8, Failure> {
                 id: &id,
                 method: &method,
                 url: url.as_deref(),
+                private_key: private_key.as_ref(),
             };
             commands::sign_cmd(&snap, &args, now_ms(), &mut out)
         }

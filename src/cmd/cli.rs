@@ -95,6 +95,10 @@ pub enum Command {
         /// [default: the route's public_url and path].
         #[arg(long)]
         url: Option<String>,
+        /// The sender's private key (PKCS#8 PEM, or a Standard Webhooks `whsk_` key), for
+        /// public-key schemes (Discord, Telnyx, SendGrid, Standard Webhooks `v1a`).
+        #[arg(long, value_name = "FILE")]
+        private_key: Option<PathBuf>,
     },
     /// Offline verdict for one captured delivery: exit 0 valid, 2 invalid.
     Verify {

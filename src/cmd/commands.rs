@@ -11,12 +11,14 @@ use rand::RngCore;
 
 use crate::cmd::cli::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use crate::cmd::explain;
+use crate::cmd::sign_key;
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
 use crate::config::snapshot::Snapshot;
 use crate::serve::keys::KeyCache;
 use crate::verify::catalogue::{self, Kind};
 use crate::verify::fetched::Keys;
+use crate::verify::privkey::PrivateKey;
 use crate::verify::scheme::TsUnit;
 use crate::verify::secret::{Secret, UnixMillis};
 use crate::verify::sign::{sign, Delivery};
@@ -148,6 +150,8 @@ pub struct SignArgs<'a> {
     pub method: &'a str,
     /// The full URL the sender calls, when given.
     pub url: Option<&'a str>,
+    /// The sender's private key (`--private-key`), for public-key checks.
+    pub private_key: Option<&'a PrivateKey>,
 }
 
 /// `https://host:port/path?q` → (`https://host:port`, `/path?q`).
@@ -211,6 +215,16 @@ pub fn sign_cmd(
     };
     let mut signed_any = false;
     for check in &checks {
+        if let CheckKind::PublicKey { spec, alg } = &check.kind {
+            let (key, secret) = (args.private_key, args.secret);
+            let headers = sign_key::sign_public(check, (spec, *alg), key, secret, &delivery, now)
+                .map_err(|e| usage(format!("route `{}`: {e}", route.name)))?;
+            for (name, value) in headers {
+                writeln!(out, "{name}: {value}").map_err(|e| usage(e.to_string()))?;
+            }
+            signed_any = true;
+            continue;
+        }
         let CheckKind::Hmac(spec) = &check.kind else {
             eprintln!(
                 "note: the {} check carries the secret itself; add it yourself",
@@ -247,9 +261,17 @@ pub fn sign_cmd(
     }
     if !signed_any {
         return Err(usage(format!(
-            "route `{}` has no HMAC check to sign",
+            "route `{}` has no HMAC or public-key check to sign",
             route.name
         )));
+    }
+    let public = |c: &crate::verify::Check| matches!(c.kind, CheckKind::PublicKey { .. });
+    if args.private_key.is_some() && !checks.iter().any(public) {
+        let msg = format!(
+            "--private-key: route `{}` has no public-key check",
+            route.name
+        );
+        return Err(usage(msg));
     }
     Ok(EXIT_OK)
 }
@@ -419,6 +441,9 @@ pub fn gen_secret(scheme: &str) -> Result<String, Failure> {
             "unknown scheme `{scheme}`; `hookguard schemes` lists the known ids"
         ))
     })?;
+    if let Some(message) = sign_key::no_shared_secret(row) {
+        return Err(usage(message));
+    }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     Ok(match (row.kind, row.secret_encoding.as_deref()) {

@@ -28,7 +28,7 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
         n => format!("on {n} lines (must be one)"),
     };
     match &check.kind {
-        CheckKind::Hmac(spec) => {
+        CheckKind::Hmac(spec) | CheckKind::PublicKey { spec, .. } => {
             for (name, what) in spec_headers(spec) {
                 out.push(format!("header `{name}`: {what}; here {}", seen(&name)));
             }

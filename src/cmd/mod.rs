@@ -1,5 +1,6 @@
 //! The command line on top of every layer: clap definitions and exit codes (`cli`), the
-//! offline commands (`commands`), `run`, and `demo` with its cases and receiver.
+//! offline commands (`commands`, with `sign_key` for public-key schemes), `run`, and `demo`
+//! with its cases and receiver.
 
 pub mod cli;
 pub mod commands;
@@ -9,3 +10,4 @@ pub mod demo_receiver;
 pub mod explain;
 pub mod run;
 pub mod schemes;
+pub mod sign_key;

@@ -9,10 +9,11 @@ use serde_saphyr::{Location, Spanned};
 use crate::config::ctx::Ctx;
 use crate::config::fetched;
 use crate::config::handshakes;
-use crate::config::secrets::{compile_secret, KeyForm};
+use crate::config::secrets::{compile_secret, with_public_keys, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
 use crate::verify::catalogue::{self, Kind, Row};
 use crate::verify::mechanism;
+use crate::verify::pubkey::KeyAlg;
 use crate::verify::scheme::{self, Defaults, Fields, Part, PrefixRule, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind};
 
@@ -162,6 +163,7 @@ fn scheme_check(
         secrets.push(compile_secret(ctx, name, &key, &kind, s)?);
     }
     fetched::pin(&mut kind, &secrets).map_err(|m| fail(ctx, m))?;
+    let kind = with_public_keys(kind, &secrets);
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
         (None, Some(own)) => crate::config::parse_duration(own)
@@ -217,6 +219,7 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         (Some(m), Kind::Hmac) if mechanism::NAMES.contains(&m) => {
             mechanism::spec(m).ok_or("names a mechanism this hookguard lacks")?
         }
+        (None, Kind::Ed25519 | Kind::EcdsaP256) => row.spec()?,
         (mechanism, kind) => {
             return Err(format!(
                 "is not built into this hookguard ({} {})",
@@ -234,7 +237,17 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
         };
         spec.public_url = url.to_owned();
     }
-    Ok(CheckKind::Hmac(spec))
+    Ok(match row.kind {
+        Kind::Ed25519 => CheckKind::PublicKey {
+            spec,
+            alg: KeyAlg::Ed25519,
+        },
+        Kind::EcdsaP256 => CheckKind::PublicKey {
+            spec,
+            alg: KeyAlg::EcdsaP256,
+        },
+        _ => CheckKind::Hmac(spec),
+    })
 }
 
 /// The names of the optional fields this check sets.

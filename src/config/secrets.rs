@@ -1,5 +1,5 @@
 //! Secrets as configured (`value`, `env` or `file`) resolved into key bytes, their validity
-//! window and their prepared MAC state.
+//! window and their prepared MAC state, or, for public-key schemes, the sender's public key.
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -8,7 +8,10 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
 use crate::config::{ConfigError, SecretConfig};
+use crate::verify::keyform;
 use crate::verify::mac::PreparedMac;
+use crate::verify::pubkey::KeyAlg;
+use crate::verify::scheme::SigFormat;
 use crate::verify::secret::{Key, Secret, Window};
 use crate::verify::{CheckKind, CompiledSecret};
 
@@ -36,8 +39,18 @@ pub fn compile_secret(
         return Err(ctx.err(at, format!("route `{route}`: a secret has an empty `id`")));
     }
     let raw = strip_prefix(secret_bytes(ctx, &label, cfg, at)?, key_form.strip_prefix);
-    let key =
-        decode_key(key_form.encoding, raw).map_err(|m| ctx.err(at, format!("{label}: {m}")))?;
+    let key_encoding = key_form.encoding;
+    let (key, public) = match public_alg(kind, &raw) {
+        Some(alg) => {
+            let public = keyform::parse(alg, key_encoding, &raw)
+                .map_err(|e| ctx.err(at, format!("{label}: {e}")))?;
+            (Key::new(public.bytes().to_vec()), Some(public))
+        }
+        None => {
+            let key = decode_key(key_encoding, raw);
+            (key.map_err(|m| ctx.err(at, format!("{label}: {m}")))?, None)
+        }
+    };
     let window = Window {
         not_before: cfg.not_before.as_ref().map(|t| t.value.0),
         expires: cfg.expires.as_ref().map(|t| t.value.0),
@@ -49,15 +62,52 @@ pub fn compile_secret(
         }
     }
     let mac = match kind {
-        CheckKind::Hmac(spec) => Some(PreparedMac::new(spec.algorithm, key.expose())),
+        CheckKind::Hmac(spec) if public.is_none() => {
+            Some(PreparedMac::new(spec.algorithm, key.expose()))
+        }
         _ => None,
     };
     let digest = key.digest();
     Ok(CompiledSecret {
         secret: Secret::new(&cfg.id, key, window),
         mac,
+        public,
         digest,
     })
+}
+
+/// The algorithm when this secret is a sender's public key: every secret of a public-key
+/// scheme, and a `whpk_` (or misplaced `whsk_`) value in a Standard Webhooks check.
+fn public_alg(kind: &CheckKind, raw: &[u8]) -> Option<KeyAlg> {
+    let text = raw.trim_ascii_start();
+    match kind {
+        CheckKind::PublicKey { alg, .. } => Some(*alg),
+        CheckKind::Hmac(spec)
+            if matches!(spec.sig, SigFormat::StandardWebhooks { .. })
+                && (text.starts_with(b"whpk_") || text.starts_with(b"whsk_")) =>
+        {
+            Some(KeyAlg::Ed25519)
+        }
+        _ => None,
+    }
+}
+
+/// A Standard Webhooks check whose secrets include `whpk_` public keys verifies `v1a`
+/// (Ed25519) entries with them, and its `v1` entries with the `whsec_` secrets beside them;
+/// every other check is returned as it is.
+pub fn with_public_keys(kind: CheckKind, secrets: &[CompiledSecret]) -> CheckKind {
+    match kind {
+        CheckKind::Hmac(mut spec) if secrets.iter().any(|s| s.public.is_some()) => {
+            if let SigFormat::StandardWebhooks { version, .. } = &mut spec.sig {
+                *version = "v1a".into();
+            }
+            CheckKind::PublicKey {
+                spec,
+                alg: KeyAlg::Ed25519,
+            }
+        }
+        other => other,
+    }
 }
 
 fn secret_bytes(

@@ -21,18 +21,21 @@ use crate::verify::fetched::{Candidate, Delivery, FetchedCheck, Keys};
 use crate::verify::keyed;
 use crate::verify::mac::PreparedMac;
 use crate::verify::mechanism;
+use crate::verify::pubkey::{self, KeyAlg, PublicKey};
 use crate::verify::reason::Reason;
 use crate::verify::scheme::{Encoding, Part, SigFormat, SigSpec, TsUnit};
 use crate::verify::secret::{digest_matches, Secret, UnixMillis};
 
-/// A secret ready for the hot path: prepared MAC state (HMAC schemes) and key digest (key
-/// comparison schemes). `Debug` shows neither.
+/// A secret ready for the hot path: prepared MAC state (HMAC schemes), the sender's public key
+/// (public-key schemes) and key digest (key comparison schemes). `Debug` shows none of them.
 #[derive(Clone)]
 pub struct CompiledSecret {
     /// Id, fingerprint, window.
     pub secret: Secret,
     /// Keyed once at load; cloned per request.
     pub mac: Option<PreparedMac>,
+    /// Parsed once at load, for public-key schemes (and `whpk_` keys of Standard Webhooks).
+    pub public: Option<PublicKey>,
     /// SHA-256 of the key, for `api-key` and `basic`.
     pub digest: [u8; 32],
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for CompiledSecret {
         f.debug_struct("CompiledSecret")
             .field("secret", &self.secret)
             .field("mac", &self.mac)
+            .field("public", &self.public)
             .field("digest", &"[redacted]")
             .finish()
     }
@@ -54,6 +58,16 @@ impl std::fmt::Debug for CompiledSecret {
 pub enum CheckKind {
     /// An HMAC over signed bytes.
     Hmac(SigSpec),
+    /// Signatures under the sender's public keys, found and framed as `spec` says (its HMAC
+    /// algorithm is unused). A Standard Webhooks check holding `whpk_` keys is one too: its
+    /// spec reads the `v1a` entries for the keys, and `v1` entries are compared with any
+    /// `whsec_` secrets beside them.
+    PublicKey {
+        /// Where the signatures are and which bytes are signed.
+        spec: SigSpec,
+        /// What the keys verify.
+        alg: KeyAlg,
+    },
     /// A static key in `header` (`Authorization: Bearer <key>` when `bearer`).
     ApiKey {
         /// The header carrying the key.
@@ -100,7 +114,7 @@ impl Check {
     pub fn rebased(&self, public_url: &str) -> Check {
         let mut check = self.clone();
         match &mut check.kind {
-            CheckKind::Hmac(spec) if spec.signs(&Part::Url) => {
+            CheckKind::Hmac(spec) | CheckKind::PublicKey { spec, .. } if spec.signs(&Part::Url) => {
                 spec.public_url = public_url.to_owned();
             }
             CheckKind::Any(options) => {
@@ -144,7 +158,7 @@ impl Check {
     /// Whether this check (or an option of it) signs the URL the sender called.
     pub fn signs_url(&self) -> bool {
         match &self.kind {
-            CheckKind::Hmac(spec) => spec.signs(&Part::Url),
+            CheckKind::Hmac(spec) | CheckKind::PublicKey { spec, .. } => spec.signs(&Part::Url),
             CheckKind::Any(options) => options.iter().any(Check::signs_url),
             _ => false,
         }
@@ -274,6 +288,9 @@ pub fn verify_check_keyed(
     }
     match &check.kind {
         CheckKind::Hmac(spec) => verify_hmac(spec, active, req, check.tolerance_ms, now),
+        CheckKind::PublicKey { spec, alg } => {
+            verify_public(spec, *alg, active, req, check.tolerance_ms, now)
+        }
         CheckKind::ApiKey { header, bearer } => {
             let presented = extract::api_key(req.headers, header, *bearer)?;
             match_digest(active, presented)
@@ -404,6 +421,74 @@ fn claims<'a>(spec: &'a SigSpec, req: &Request<'a>) -> Result<Vec<Claim<'a>>, Re
             })
         })
         .collect()
+}
+
+/// Rejects a signed timestamp further than `tolerance_ms` from `now`, either way.
+fn within_tolerance(
+    spec: &SigSpec,
+    timestamp: Option<&str>,
+    tolerance_ms: i64,
+    now: UnixMillis,
+) -> Result<(), Reason> {
+    if let (Some(ts), Some(tspec)) = (timestamp, &spec.timestamp) {
+        let at = parse_timestamp(ts, tspec.unit)?;
+        if now.abs_diff(at) > tolerance_ms.unsigned_abs() {
+            return Err(Reason::Stale);
+        }
+    }
+    Ok(())
+}
+
+/// Every presented signature against every active public key (and, for Standard Webhooks,
+/// every `v1` entry against every active HMAC secret); the first secret that matches wins.
+/// Signature verification holds nothing secret, so it needs no constant-time care; the HMAC
+/// entries are compared in constant time as everywhere.
+fn verify_public<'a>(
+    spec: &SigSpec,
+    alg: KeyAlg,
+    active: impl Iterator<Item = &'a CompiledSecret>,
+    req: &Request<'_>,
+    tolerance_ms: i64,
+    now: UnixMillis,
+) -> Result<Arc<str>, Reason> {
+    let found = pubkey::presented(spec, req.headers)?;
+    let active: Vec<&CompiledSecret> = active.collect();
+    // Decodable signatures of a length `fits`; entries of a kind no active secret can check
+    // count as absent, as a `v1a` entry does in an HMAC-only check.
+    let decoded = |sigs: &[&str], checkable: bool, fits: &dyn Fn(usize) -> bool| {
+        let all = sigs.iter().filter_map(|s| decode(spec.encoding, s));
+        let usable: Vec<Vec<u8>> = all.filter(|b| fits(b.len())).collect();
+        if checkable {
+            usable
+        } else {
+            Vec::new()
+        }
+    };
+    let has_keys = active.iter().any(|s| s.public.is_some());
+    let has_macs = active.iter().any(|s| s.mac.is_some());
+    let keyed = decoded(&found.keyed, has_keys, &|n| alg.plausible_len(n));
+    let tags = decoded(&found.hmac, has_macs, &|n| n == spec.algorithm.tag_len());
+    if keyed.is_empty() && tags.is_empty() {
+        return Err(Reason::Malformed);
+    }
+    within_tolerance(spec, found.timestamp, tolerance_ms, now)?;
+    let (ts, id) = (found.timestamp.unwrap_or(""), found.id.unwrap_or(""));
+    let parts = payload(spec, req, ts, id)?;
+    let message = parts.concat();
+    for s in active {
+        let matched = match (&s.public, &s.mac) {
+            (Some(key), _) => keyed.iter().any(|sig| key.verify(&message, sig)),
+            (None, Some(mac)) => {
+                let tag = mac.compute(&parts);
+                tags.iter().any(|t| tag.matches(t))
+            }
+            (None, None) => false,
+        };
+        if matched {
+            return Ok(s.secret.id.clone());
+        }
+    }
+    Err(Reason::Invalid)
 }
 
 /// Decodes the presented signatures, skipping undecodable ones and those of the wrong length

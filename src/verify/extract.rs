@@ -197,8 +197,12 @@ fn key_value<'a>(
 }
 
 /// `webhook-*` headers, or the `svix-*` ones when no `webhook-*` header is present; the
-/// signatures of `version` from the space-separated list.
-fn standard_webhooks<'a>(headers: &'a HeaderMap, version: &str) -> Result<Extracted<'a>, Reason> {
+/// signatures of `version` from the space-separated list (possibly none: a public-key check
+/// reads its `v1a` and `v1` entries separately).
+pub fn standard_webhooks<'a>(
+    headers: &'a HeaderMap,
+    version: &str,
+) -> Result<Extracted<'a>, Reason> {
     let names = if headers.contains_key("webhook-signature")
         || headers.contains_key("webhook-id")
         || headers.contains_key("webhook-timestamp")

@@ -165,6 +165,7 @@ mod tests {
                 CompiledSecret {
                     mac: Some(PreparedMac::new(spec.algorithm, s.as_bytes())),
                     digest: key.digest(),
+                    public: None,
                     secret: Secret::new(&format!("k{i}"), key, *window),
                 }
             })

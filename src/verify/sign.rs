@@ -1,11 +1,14 @@
-//! Signing as a sender would: the headers a delivery carries for one HMAC check and secret.
+//! Signing as a sender would: the headers a delivery carries for one HMAC check and secret, or
+//! for one public-key check and the sender's private key.
 //! Used by `hookguard sign`, the demo and the tests, so every scheme round-trips through
 //! `verify` with the same presets.
 
 use http::HeaderMap;
+use ring::rand::SecureRandom;
 
 use crate::verify::mac::PreparedMac;
 use crate::verify::mechanism;
+use crate::verify::privkey::{PrivateKey, PrivateKeyError};
 use crate::verify::scheme::{SigFormat, SigSpec, TsUnit};
 use crate::verify::{encode, payload, Request};
 
@@ -28,18 +31,41 @@ pub struct Delivery<'a> {
 
 /// The `(name, value)` headers for one signature of `delivery` under `mac`.
 pub fn sign(spec: &SigSpec, mac: &PreparedMac, delivery: &Delivery<'_>) -> Vec<(String, String)> {
-    let req = Request {
-        method: delivery.method,
-        path: delivery.path,
-        headers: delivery.headers,
-        body: delivery.body,
-    };
+    let req = request(delivery);
     if let SigFormat::Mechanism(m) = spec.sig {
         return mechanism::sign(m, mac, &req, delivery.timestamp, delivery.id);
     }
     // Template headers that repeat are a verify-time error; signing uses an empty value then.
     let parts = payload(spec, &req, delivery.timestamp, delivery.id).unwrap_or_default();
     let sig = encode(spec.encoding, mac.compute(&parts).as_bytes());
+    headers(spec, delivery, &sig)
+}
+
+/// The headers for one signature of `delivery` under the sender's private key, for a
+/// public-key check's `spec` (Standard Webhooks: a `v1a,` entry).
+pub fn sign_with_key(
+    spec: &SigSpec,
+    key: &PrivateKey,
+    delivery: &Delivery<'_>,
+    rng: &dyn SecureRandom,
+) -> Result<Vec<(String, String)>, PrivateKeyError> {
+    let req = request(delivery);
+    let parts = payload(spec, &req, delivery.timestamp, delivery.id).unwrap_or_default();
+    let sig = key.sign(&parts.concat(), rng)?;
+    Ok(headers(spec, delivery, &encode(spec.encoding, &sig)))
+}
+
+fn request<'a>(delivery: &Delivery<'a>) -> Request<'a> {
+    Request {
+        method: delivery.method,
+        path: delivery.path,
+        headers: delivery.headers,
+        body: delivery.body,
+    }
+}
+
+/// The timestamp, id and signature headers carrying the encoded signature `sig`.
+fn headers(spec: &SigSpec, delivery: &Delivery<'_>, sig: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let ts_header = spec.timestamp.as_ref().and_then(|t| t.header.as_ref());
     if let Some(name) = ts_header {

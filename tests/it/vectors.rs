@@ -16,6 +16,7 @@ const SCHEMES: &[(&str, &str)] = &[
     ("svix", "svix"),
     ("slack", "slack"),
     ("shopify", "shopify"),
+    ("sendgrid", "sendgrid"),
 ];
 
 pub fn field<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -25,7 +26,7 @@ pub fn field<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// The route YAML for one vector: its scheme, every secret as an inline `value:`.
-fn config_for(scheme: &str, secrets: &[Value]) -> String {
+pub fn config_for(scheme: &str, secrets: &[Value]) -> String {
     let mut verify = format!("scheme: {scheme}\nsecrets:\n");
     for (i, s) in secrets.iter().enumerate() {
         let secret = s.as_str().expect("secrets are strings");
