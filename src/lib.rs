@@ -4,8 +4,8 @@
 //! 1. `serve::server` accepts a connection (TLS when configured, the certificate taken from
 //!    the current snapshot), bounded by `max_connections` and `header_timeout`.
 //! 2. `serve::proxy` loads the snapshot once, matches the route (404), bounds and reads the
-//!    body (413, 408), then calls `verify::verify` with the route's checks, the raw bytes and
-//!    `now`.
+//!    body (413, 408), fetches the provider keys public-key checks need (`serve::keys`), then
+//!    calls `verify::verify_keyed` with the route's checks, the raw bytes, the keys and `now`.
 //!    A provider's handshake challenge (`serve::handshake`, decided by `verify::handshake`)
 //!    is answered by hookguard itself, before the body is read when it has none.
 //! 3. Only a `verify::Verified` value is forwarded in enforce mode: `serve::forward` strips
@@ -46,6 +46,10 @@
 //!     (with `twilio_url`, the URLs Twilio may have signed), `plivo` and `hubspot`.
 //!   - `embedded`: body-embedded schemes, dispatching to `mailgun`, `adyen`, `braintree` and
 //!     `treezor`.
+//!   - `fetched`, `fetched_verify`: public-key schemes: which provider key a delivery needs, pinned or
+//!     fetched, and which module verifies it: `sns`, `paypal`, `jwt` (Google Pub/Sub,
+//!     Plaid), `ebay`, `pinned` (Circle, Bridge); `allow` (the hosts a key may come from) and
+//!     `certs` (certificates, public keys and JWKs, verified with ring).
 //! - `config/`: from YAML to the immutable snapshot.
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.
 //!   - `ctx`: error locations, relative paths, and the files a compile read.
@@ -56,6 +60,7 @@
 //!   - `snapshot`: the immutable `Snapshot` and route matching.
 //!   - `tls`: PEM to rustls server config.
 //!   - `clock`: the wall clock and RFC 3339 rendering, for the layers above.
+//!   - `fetched`: public-key checks: allowed hosts, provider keys, pinned keys.
 //! - `serve/`: the data path.
 //!   - `app`: what every request shares: the swappable snapshot, metrics, connection limit,
 //!     readiness, clock.
@@ -68,6 +73,8 @@
 //!   - `replay`: replay keys, the stores kept across reloads, claim and keep-or-release.
 //!   - `replay_memory`, `replay_redis`: the per-route memory store; the Redis store with one
 //!     multiplexed connection per worker.
+//!   - `keys`: provider certificates and key sets fetched over https, cached and bounded.
+//!   - `sns_confirm`: hookguard confirms a verified SNS subscription itself.
 //! - `ops/`: operating the process.
 //!   - `admin`: `/healthz`, `/readyz`, `/metrics`.
 //!   - `reload`: file watch and SIGHUP to a new snapshot.

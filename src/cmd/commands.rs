@@ -16,12 +16,14 @@ use crate::cmd::sign_key;
 use crate::config::clock::rfc3339;
 use crate::config::compile::load;
 use crate::config::snapshot::Snapshot;
+use crate::serve::keys::KeyCache;
 use crate::verify::catalogue::{self, Kind};
+use crate::verify::fetched::Keys;
 use crate::verify::privkey::PrivateKey;
 use crate::verify::scheme::TsUnit;
 use crate::verify::secret::{Secret, UnixMillis};
 use crate::verify::sign::{sign, Delivery};
-use crate::verify::{verify_check, Check, CheckKind, Request};
+use crate::verify::{verify_check_keyed, Check, CheckKind, Request};
 
 /// A command's failure: what to print on stderr and the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,9 @@ pub fn check(path: &Path, now: UnixMillis, out: &mut dyn Write) -> Result<u8, Fa
                     out,
                     "    WARNING: no secret is active now: every request will be rejected".into(),
                 )?;
+            }
+            if let Some(advice) = c.fetched().and_then(|f| f.advice()) {
+                w(out, format!("    WARNING: {advice}"))?;
             }
         }
         if let Some(replay) = &r.replay {
@@ -395,11 +400,12 @@ pub fn verify_cmd(
         headers: &captured.headers,
         body,
     };
+    let keys = fetch_keys(&checks, &req);
     let mut code = EXIT_OK;
     let mut ids = Vec::new();
     for (i, check) in checks.iter().enumerate() {
         let scheme = check.scheme;
-        match verify_check(check, &req, now) {
+        match verify_check_keyed(check, &req, &keys, now) {
             Ok(id) => {
                 let _ = writeln!(out, "check {} ({scheme}): valid, secret {id}", i + 1);
                 ids.push(id.to_string());
@@ -429,6 +435,24 @@ pub fn verify_cmd(
     };
     writeln!(out, "{verdict}").map_err(|e| usage(e.to_string()))?;
     Ok(code)
+}
+
+/// The provider keys a fetched-key check needs for this captured delivery, fetched as `run`
+/// would (allowed hosts only, https, `SSL_CERT_FILE` respected); none for other checks.
+fn fetch_keys(checks: &[Check], req: &Request<'_>) -> Keys {
+    let fetches = checks
+        .iter()
+        .any(|c| c.fetched().is_some_and(|f| f.pinned.is_empty()));
+    if !fetches {
+        return Keys::none();
+    }
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(KeyCache::from_env().resolve(checks, req)),
+        Err(_) => Keys::none(),
+    }
 }
 
 /// Reads a file, or stdin for `-`.

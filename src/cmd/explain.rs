@@ -66,6 +66,16 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
             }
             out.push(format!("signed bytes: {signed}"));
         }
+        CheckKind::Fetched(f) => {
+            for (name, what) in f.describe() {
+                match name {
+                    Some(name) => {
+                        out.push(format!("header `{name}`: {what}; here {}", seen(&name)))
+                    }
+                    None => out.push(what),
+                }
+            }
+        }
         CheckKind::ClientState => {
             out.push("body: JSON whose every `value[].clientState` equals an active secret".into());
         }

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde_saphyr::{Location, Spanned};
 
 use crate::config::ctx::Ctx;
+use crate::config::fetched;
 use crate::config::handshakes;
 use crate::config::secrets::{compile_secret, with_public_keys, KeyForm};
 use crate::config::{CheckConfig, Checks, ConfigError};
@@ -129,7 +130,7 @@ fn scheme_check(
         )
     };
     foreign_fields(c, row).map_err(|m| fail(ctx, m))?;
-    let kind = kind(c, row, route).map_err(|m| fail(ctx, m))?;
+    let mut kind = kind(c, row, route).map_err(|m| fail(ctx, m))?;
     let label = format!("route `{name}`, scheme `{}`", row.id);
     let handshake = handshakes::compile(ctx, &label, row, c)?;
     let key_encoding = match row.mechanism.as_deref() {
@@ -140,7 +141,7 @@ fn scheme_check(
         let m = format!("`secret_encoding` must be utf8, hex or base64, not `{key_encoding}`");
         return Err(fail(ctx, m));
     }
-    if c.secrets.is_empty() {
+    if c.secrets.is_empty() && !fetched::fetches(row) {
         return Err(fail(
             ctx,
             "`secrets` is empty: add at least one secret".into(),
@@ -169,6 +170,7 @@ fn scheme_check(
         }
         secrets.push(secret);
     }
+    fetched::pin(&mut kind, &secrets).map_err(|m| fail(ctx, m))?;
     let kind = with_public_keys(kind, &secrets);
     let tolerance_ms = match (route.tolerance_ms, &row.tolerance) {
         (Some(t), _) => t,
@@ -203,6 +205,9 @@ fn kind(c: &CheckConfig, row: &Row, route: &RouteCtx<'_>) -> Result<CheckKind, S
             .ok_or("`header` is required")?;
         scheme::header_name(name)
     };
+    if let Some(provider) = fetched::provider(row) {
+        return fetched::kind(c, row, provider);
+    }
     let row_header = row.header.as_ref().and_then(|h| h.names().first().copied());
     let mut spec = match (row.mechanism.as_deref(), row.kind) {
         (Some("generic"), _) => generic(c)?,
@@ -287,10 +292,13 @@ fn set_fields(c: &CheckConfig) -> Vec<&'static str> {
         ("webhook_id", c.webhook_id.is_some()),
         ("secrets", !c.secrets.is_empty()),
     ];
-    set.into_iter()
+    let mut names: Vec<&'static str> = set
+        .into_iter()
         .filter(|(_, s)| *s)
         .map(|(n, _)| n)
-        .collect()
+        .collect();
+    names.extend(fetched::set_keys(c));
+    names
 }
 
 const GENERIC_ONLY: [&str; 7] = [
@@ -313,8 +321,7 @@ fn foreign_fields(c: &CheckConfig, row: &Row) -> Result<(), String> {
             "header" => takes_header,
             "handshake" => row.handshake.is_some(),
             "verify_token" => handshakes::takes_verify_token(row),
-            "fetch_allow" | "webhook_id" => false,
-            _ => true,
+            f => fetched::takes(row, f).unwrap_or(true),
         };
         if !ok {
             return Err(match field {

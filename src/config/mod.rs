@@ -7,6 +7,7 @@ pub mod checks;
 pub mod clock;
 pub mod compile;
 pub mod ctx;
+pub mod fetched;
 pub mod handshakes;
 pub mod replay;
 pub mod secrets;

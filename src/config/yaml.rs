@@ -192,6 +192,15 @@ pub struct CheckConfig {
     /// PayPal: the webhook id its signed string includes.
     #[serde(default)]
     pub webhook_id: Option<String>,
+    /// SNS: the topics allowed to deliver (one ARN or a list).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub topic_arn: Option<Vec<String>>,
+    /// Google Pub/Sub push: the accepted token audiences (one or a list).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub audience: Option<Vec<String>>,
+    /// Google Pub/Sub push: the accepted push service accounts (one or a list).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub email: Option<Vec<String>>,
     /// `hmac`: sha1 | sha256 | sha512.
     #[serde(default)]
     pub algorithm: Option<String>,
@@ -346,6 +355,28 @@ impl<'de> Visitor<'de> for ChecksVisitor {
         }
         Ok(Checks(checks))
     }
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct OneOrMany;
+    impl<'de> Visitor<'de> for OneOrMany {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(vec![v.to_owned()])
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(OneOrMany).map(Some)
 }
 
 /// A config problem, located in its file.

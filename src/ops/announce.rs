@@ -19,6 +19,9 @@ pub fn log_snapshot(snap: &Snapshot, what: &str, now: UnixMillis) {
             if check.active_secrets(now) == 0 {
                 tracing::error!(route = %route.name, check = i + 1, "no secret is active now: every request to this route will be rejected");
             }
+            if let Some(advice) = check.fetched().and_then(|f| f.advice()) {
+                tracing::warn!(route = %route.name, check = i + 1, scheme = check.scheme, "{advice}");
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::snapshot::{Shared, Snapshot};
+use crate::serve::keys::KeyCache;
 use crate::serve::metrics::Metrics;
 use crate::serve::replay::Stores;
 use crate::verify::secret::UnixMillis;
@@ -25,6 +26,8 @@ pub struct App {
     pub connections: Arc<Semaphore>,
     /// Replay stores, kept across reloads (memory by route, Redis connections by URL).
     pub replay: Stores,
+    /// Provider certificates and key sets fetched for public-key schemes, kept across reloads.
+    pub keys: KeyCache,
     ready: AtomicBool,
     draining: AtomicBool,
     /// Set when the drain limit is reached: requests holding a replay claim stop waiting for
@@ -54,6 +57,7 @@ impl App {
             metrics,
             connections: Arc::new(Semaphore::new(max_connections)),
             replay,
+            keys: KeyCache::from_env(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             cut_off: watch::Sender::new(false),

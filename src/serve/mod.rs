@@ -6,6 +6,7 @@
 pub mod app;
 pub mod forward;
 pub mod handshake;
+pub mod keys;
 pub mod metrics;
 pub mod proxy;
 pub mod replay;
@@ -13,3 +14,4 @@ pub mod replay_memory;
 pub mod replay_redis;
 pub mod rewind;
 pub mod server;
+pub mod sns_confirm;

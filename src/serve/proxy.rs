@@ -18,6 +18,7 @@ use crate::serve::forward::{self, ForwardError, Marks, Peer, RespBody};
 use crate::serve::handshake::{self, Answered, Next};
 use crate::serve::replay::{self, KeyMissing};
 use crate::serve::replay_redis::{StoreError, STORE_BOUND};
+use crate::serve::sns_confirm;
 use crate::verify::{self, Rejected, Verified};
 
 /// Everything that ends a request before or instead of the upstream's answer.
@@ -211,12 +212,16 @@ async fn serve(
         headers: &parts.headers,
         body: &body,
     };
-    let verdict = verify::verify(&route.checks, &request, now);
+    let keys = app.keys.resolve(&route.checks, &request).await;
+    let verdict = verify::verify_keyed(&route.checks, &request, &keys, now);
     record(app, route, &verdict, now);
     outcome.reason = match &verdict {
         Ok(_) => "valid",
         Err(rejected) => rejected.reason.as_str(),
     };
+    if let Some(done) = sns_confirm::answer(app, route, &verdict, &request).await {
+        return Ok(answered(app, route, outcome, done));
+    }
     let key = replay_key(route, &verdict, &parts.headers, outcome)?;
     let permit = match handshake::after_verify(app, route, &request, verdict, now) {
         Next::Forward(permit) => permit,

@@ -27,6 +27,8 @@ pub enum Kind {
     Ed25519,
     /// An ECDSA P-256 signature under the sender's public key.
     EcdsaP256,
+    /// An RSA signature under the sender's public key.
+    Rsa,
     /// An HMAC that covers the URL the sender called.
     UrlSigned,
     /// Signature fields inside the body.
@@ -51,6 +53,7 @@ impl Kind {
             Kind::StandardWebhooks => "standard-webhooks",
             Kind::Ed25519 => "ed25519",
             Kind::EcdsaP256 => "ecdsa-p256",
+            Kind::Rsa => "rsa",
             Kind::UrlSigned => "url-signed",
             Kind::BodyEmbedded => "body-embedded",
             Kind::FetchedKey => "fetched-key",
@@ -133,6 +136,13 @@ pub struct Row {
     pub delivery_id: Vec<String>,
     #[serde(default)]
     pub handshake: Option<String>,
+    /// Fetched-key schemes: the hosts keys may come from (`*` one label, `{region}` an AWS
+    /// region), port 443.
+    #[serde(default)]
+    pub fetch_hosts: Vec<String>,
+    /// Fetched-key schemes with a fixed key URL (Google's JWK set).
+    #[serde(default)]
+    pub key_url: Option<String>,
 }
 
 /// Catalogue rows default `hex` to lowercase-only and prefixes to required, as the SDKs do.

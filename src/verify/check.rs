@@ -19,6 +19,8 @@ use crate::verify::claim::{Claim, Stamp};
 use crate::verify::client_state;
 use crate::verify::embedded;
 use crate::verify::extract::{self, Extracted};
+use crate::verify::fetched::{Candidate, Delivery, FetchedCheck, Keys};
+use crate::verify::fetched_verify;
 use crate::verify::mac::PreparedMac;
 use crate::verify::mechanism;
 use crate::verify::pubkey::{self, KeyAlg, PublicKey};
@@ -89,6 +91,8 @@ pub enum CheckKind {
     UrlSigned(UrlSigned),
     /// A signature carried in the body, in code (Mailgun, Adyen, Braintree, Treezor).
     Embedded(embedded::Mechanism),
+    /// A signature under a provider's public key, fetched or pinned (`verify::fetched`).
+    Fetched(Box<FetchedCheck>),
     /// Microsoft Graph: every `value[].clientState` of the JSON body equals an active secret.
     ClientState,
 }
@@ -138,9 +142,25 @@ impl Check {
     }
 
     /// How many of [`Check::all_secrets`] are active at `now` (0: the check rejects everything).
+    /// A check that fetches its keys from the provider counts its key source as one.
     pub fn active_secrets(&self, now: UnixMillis) -> usize {
-        let all = self.all_secrets();
-        all.iter().filter(|s| s.secret.window.contains(now)).count()
+        match &self.kind {
+            CheckKind::Any(options) => options.iter().map(|o| o.active_secrets(now)).sum(),
+            CheckKind::Fetched(f) if f.pinned.is_empty() => 1,
+            _ => self
+                .secrets
+                .iter()
+                .filter(|s| s.secret.window.contains(now))
+                .count(),
+        }
+    }
+
+    /// The public-key part of a fetched-key or pinned-key check.
+    pub fn fetched(&self) -> Option<&FetchedCheck> {
+        match &self.kind {
+            CheckKind::Fetched(f) => Some(f),
+            _ => None,
+        }
     }
 
     /// Whether this check (or an option of it) signs the URL the sender called.
@@ -192,10 +212,20 @@ pub struct Rejected {
 
 /// Runs every check in order; all must pass. Stops at the first failure.
 pub fn verify(checks: &[Check], req: &Request<'_>, now: UnixMillis) -> Result<Verified, Rejected> {
+    verify_keyed(checks, req, &Keys::none(), now)
+}
+
+/// [`verify`] with the provider keys fetched for this request (`fetched::wants` says which).
+pub fn verify_keyed(
+    checks: &[Check],
+    req: &Request<'_>,
+    keys: &Keys,
+    now: UnixMillis,
+) -> Result<Verified, Rejected> {
     let mut secret_ids = Vec::with_capacity(checks.len());
     let mut tried = Vec::with_capacity(checks.len());
     for (index, check) in checks.iter().enumerate() {
-        match run(check, req, now, &mut tried) {
+        match run(check, req, keys, now, &mut tried) {
             Ok(ids) => secret_ids.extend(ids),
             Err(reason) => {
                 return Err(Rejected {
@@ -250,11 +280,12 @@ pub fn signed_digest(check: &Check, req: &Request<'_>) -> Option<[u8; 32]> {
 fn run(
     check: &Check,
     req: &Request<'_>,
+    keys: &Keys,
     now: UnixMillis,
     tried: &mut Vec<Tried>,
 ) -> Result<Vec<Arc<str>>, Reason> {
     let CheckKind::Any(options) = &check.kind else {
-        let result = verify_check(check, req, now);
+        let result = verify_check_keyed(check, req, keys, now);
         tried.push(Tried {
             scheme: check.scheme,
             result: result.clone(),
@@ -264,7 +295,7 @@ fn run(
     let mut passed = Vec::new();
     let mut closest: Option<Reason> = None;
     for option in options {
-        match run(option, req, now, tried) {
+        match run(option, req, keys, now, tried) {
             Ok(ids) => passed.extend(ids),
             Err(r) => closest = Some(closest.map_or(r, |c| c.closer(r))),
         }
@@ -278,9 +309,23 @@ fn run(
 /// Verifies one check (an `any:` passes with its first passing option); on success returns
 /// the id of the secret that matched.
 pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result<Arc<str>, Reason> {
-    if let CheckKind::Any(_) = &check.kind {
-        let ids = run(check, req, now, &mut Vec::new())?;
-        return ids.into_iter().next().ok_or(Reason::Invalid);
+    verify_check_keyed(check, req, &Keys::none(), now)
+}
+
+/// [`verify_check`] with the provider keys fetched for this request.
+pub fn verify_check_keyed(
+    check: &Check,
+    req: &Request<'_>,
+    keys: &Keys,
+    now: UnixMillis,
+) -> Result<Arc<str>, Reason> {
+    match &check.kind {
+        CheckKind::Any(_) => {
+            let ids = run(check, req, keys, now, &mut Vec::new())?;
+            return ids.into_iter().next().ok_or(Reason::Invalid);
+        }
+        CheckKind::Fetched(f) => return verify_fetched(check, f, req, keys, now),
+        _ => {}
     }
     let mut active = check
         .secrets
@@ -329,8 +374,38 @@ pub fn verify_check(check: &Check, req: &Request<'_>, now: UnixMillis) -> Result
             }
             first.ok_or(Reason::Missing)
         }
-        CheckKind::Any(_) => Err(Reason::Invalid),
+        CheckKind::Any(_) | CheckKind::Fetched(_) => Err(Reason::Invalid),
     }
+}
+
+/// A public-key check: its pinned keys whose secrets are active now (a pinned check with none
+/// rejects), or the keys fetched for this request.
+fn verify_fetched(
+    check: &Check,
+    f: &FetchedCheck,
+    req: &Request<'_>,
+    keys: &Keys,
+    now: UnixMillis,
+) -> Result<Arc<str>, Reason> {
+    let pinned: Vec<Candidate<'_>> = (check.secrets.iter().zip(&f.pinned))
+        .filter(|(s, _)| s.secret.window.contains(now))
+        .map(|(s, key)| Candidate {
+            id: s.secret.id.clone(),
+            key,
+        })
+        .collect();
+    if !f.pinned.is_empty() && pinned.is_empty() {
+        return Err(Reason::NoActiveSecret);
+    }
+    let delivery = Delivery {
+        headers: req.headers,
+        body: req.body,
+        pinned,
+        keys,
+        tolerance_ms: check.tolerance_ms,
+        now,
+    };
+    fetched_verify::verify(f, &delivery)
 }
 
 fn match_digest<'a>(

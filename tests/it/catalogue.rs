@@ -46,7 +46,7 @@ fn vectors() -> Vec<(String, Value)> {
 }
 
 /// A route for one vector: its scheme and secrets, and `public_url` from its `url`.
-fn route_for(v: &Value) -> (String, String) {
+pub fn route_for(v: &Value) -> (String, String) {
     let mut verify = format!("scheme: {}\nsecrets:\n", field(v, "scheme"));
     for (i, s) in v["secrets"].as_array().expect("secrets").iter().enumerate() {
         let quoted = serde_json::to_string(s.as_str().expect("secret string")).expect("json");

@@ -5,6 +5,7 @@ mod catalogue;
 mod cli;
 mod config_errors;
 mod demo;
+mod fetched;
 mod forward;
 mod handshake_config;
 mod handshake_modes;
