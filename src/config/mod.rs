@@ -7,6 +7,7 @@ pub mod checks;
 pub mod clock;
 pub mod compile;
 pub mod ctx;
+pub mod nets;
 pub mod snapshot;
 pub mod tls;
 pub mod yaml;
