@@ -2,8 +2,13 @@
 //! and the first head (`server`, `rewind`), route, bound, verify (`proxy`) and forward
 //! (`forward`). It knows of schemes only "verify this request against this route".
 
+pub mod admit;
 pub mod app;
+pub mod chunked;
+pub mod conn;
 pub mod forward;
+pub mod framer;
+pub mod framing;
 pub mod metrics;
 pub mod proxy;
 pub mod rewind;

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use crate::config::snapshot::{Route, Snapshot};
+use crate::serve::admit::{self, Denied};
 use crate::serve::app::App;
 use crate::serve::forward::{self, ForwardError, Marks, Peer, Permit, RespBody};
 use crate::verify::{self, Rejected, Verified};
@@ -37,6 +38,9 @@ pub enum ProxyError {
     /// Upstream unreachable or timed out.
     #[error(transparent)]
     Upstream(#[from] ForwardError),
+    /// Turned away before the body was read (`admit`).
+    #[error(transparent)]
+    Denied(#[from] Denied),
 }
 
 /// The one status map: error → status, metric outcome, client phrase.
@@ -50,7 +54,15 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
             "payload too large",
         ),
         ProxyError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", "request timeout"),
-        ProxyError::BodyRead(_) => (StatusCode::BAD_REQUEST, "rejected", "bad request"),
+        ProxyError::BodyRead(_) => (StatusCode::BAD_REQUEST, "bad_request", "bad request"),
+        ProxyError::Denied(d) => match d {
+            Denied::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "bad request"),
+            Denied::Forbidden(_) | Denied::BadForwardedFor => {
+                (StatusCode::FORBIDDEN, "forbidden", "forbidden")
+            }
+            Denied::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "overloaded"),
+            Denied::Unsigned(_) => (StatusCode::UNAUTHORIZED, "rejected", "unauthorized"),
+        },
         ProxyError::Upstream(ForwardError::Connect(_)) => {
             (StatusCode::BAD_GATEWAY, "upstream_error", "bad gateway")
         }
@@ -92,11 +104,20 @@ pub fn json_error(status: StatusCode, phrase: &str, close: bool) -> Response<Res
 /// The response for a failure: the client learns the phrase only.
 pub fn error_response(e: &ProxyError) -> Response<RespBody> {
     let (status, _, phrase) = classify(e);
+    // Also when the body was never read: the connection cannot carry another request.
     let close = matches!(
         e,
-        ProxyError::TooLarge(_) | ProxyError::BodyTimeout(_) | ProxyError::BodyRead(_)
+        ProxyError::TooLarge(_)
+            | ProxyError::BodyTimeout(_)
+            | ProxyError::BodyRead(_)
+            | ProxyError::Denied(Denied::BadRequest(_) | Denied::Unsigned(_))
     );
-    json_error(status, phrase, close)
+    let mut resp = json_error(status, phrase, close);
+    if matches!(e, ProxyError::Denied(Denied::Overloaded)) {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// What the request log line and metrics need to know about one request.
@@ -145,14 +166,23 @@ async fn serve(
     request_id: &str,
     outcome: &mut Outcome,
 ) -> Result<Response<RespBody>, ProxyError> {
+    admit::check_head(&req)?;
     let host = request_host(&req);
     let route = snap
         .route(host.as_deref(), req.uri().path())
         .ok_or(ProxyError::NoRoute)?;
     outcome.route = route.name.to_string();
+    // Held until the answer: `max_in_flight` counts from the head to the answer.
+    let _in_flight = admit::admit(route, &snap.trusted_proxies, peer.addr, req.headers())?;
     if route.probe_methods.contains(req.method()) {
         outcome.reason = "probe";
         return Ok(json_ok());
+    }
+    if let Err(rejected) = admit::unsigned(route, req.headers()) {
+        let now = app.now();
+        outcome.reason = rejected.reason.as_str();
+        record(app, route, &Err(rejected.clone()), now);
+        return Err(Denied::Unsigned(rejected).into());
     }
     let (parts, body) = req.into_parts();
     let body = read_body(route, snap, &parts.headers, body).await?;
@@ -244,13 +274,15 @@ fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
     (!id.is_empty() && id.len() <= 128 && printable).then(|| id.to_owned())
 }
 
-/// The Host the client addressed: the `Host` header, or the HTTP/2 `:authority`.
+/// The host the client addressed: the target's authority (HTTP/2 `:authority`, or an
+/// HTTP/1.1 absolute-form target, which RFC 9112 says wins), else the `Host` header.
 fn request_host<B>(req: &Request<B>) -> Option<String> {
-    req.headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+    req.uri().authority().map(|a| a.to_string()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    })
 }
 
 fn json_ok() -> Response<RespBody> {

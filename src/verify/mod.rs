@@ -7,6 +7,7 @@
 pub mod check;
 pub mod extract;
 pub mod mac;
+pub mod precheck;
 pub mod reason;
 pub mod scheme;
 pub mod secret;
