@@ -110,7 +110,7 @@ pub fn error_response(e: &ProxyError) -> Response<RespBody> {
         ProxyError::TooLarge(_)
             | ProxyError::BodyTimeout(_)
             | ProxyError::BodyRead(_)
-            | ProxyError::Denied(Denied::BadRequest(_) | Denied::Unsigned(_))
+            | ProxyError::Denied(_)
     );
     let mut resp = json_error(status, phrase, close);
     if matches!(e, ProxyError::Denied(Denied::Overloaded)) {

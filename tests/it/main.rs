@@ -1,9 +1,11 @@
 //! Integration tests: one binary (`cargo test --test it`), one module per concern.
 
+mod admission;
 mod cli;
 mod config_errors;
 mod demo;
 mod forward;
+mod framing;
 mod limits;
 mod logs;
 mod metrics;
