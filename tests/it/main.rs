@@ -6,6 +6,7 @@ mod config_errors;
 mod demo;
 mod forward;
 mod framing;
+mod inputs;
 mod limits;
 mod logs;
 mod metrics;
