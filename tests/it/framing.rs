@@ -305,67 +305,12 @@ async fn header_floods_get_431_414_or_401_within_a_second_and_the_process_serves
     assert_eq!(up.count(), 1);
 }
 
-/// `hookguard run` on `config`, its JSON log lines collected; killed on drop.
-struct Child {
-    child: std::process::Child,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-}
-
-impl Child {
-    fn start(config: &std::path::Path) -> Child {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hookguard"))
-            .args(["run", "--log-format", "json", "--config"])
-            .arg(config)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let lines: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
-        let sink = std::sync::Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    sink.lock().unwrap().push(v);
-                }
-            }
-        });
-        Child { child, lines }
-    }
-
-    /// The first log line `pick` accepts, waiting up to 10 s.
-    async fn line(&self, pick: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(v) = self.lines.lock().unwrap().iter().find(|v| pick(v)) {
-                return v.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{:?}",
-                self.lines.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_refused_head_is_logged_as_a_request_line_with_its_outcome_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hookguard.yaml");
     std::fs::write(&path, config("http://127.0.0.1:1")).unwrap();
-    let hg = Child::start(&path);
+    let hg = crate::child::Child::start(&path);
     let listening = hg.line(|v| v["message"] == "listening").await;
     let addr = listening["addr"].as_str().unwrap().to_owned();
     let mut stream = TcpStream::connect(&addr).await.unwrap();

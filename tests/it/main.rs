@@ -1,11 +1,13 @@
 //! Integration tests: one binary (`cargo test --test it`), one module per concern.
 
 mod admission;
+mod child;
 mod cli;
 mod config_errors;
 mod demo;
 mod forward;
 mod framing;
+mod h2_abuse;
 mod inputs;
 mod limits;
 mod logs;
@@ -16,6 +18,7 @@ mod reload;
 mod rotation;
 mod schemes;
 mod shutdown;
+mod slow;
 mod support;
 mod tls;
 mod vectors;
