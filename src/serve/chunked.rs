@@ -48,9 +48,9 @@ impl Default for Chunked {
 }
 
 impl Chunked {
-    /// Reads `bytes` of the body; returns how many belong to it and whether it ended there
-    /// (the rest belongs to the next head).
-    pub fn advance(&mut self, bytes: &[u8]) -> Result<(usize, bool), Refusal> {
+    /// Reads `bytes` of the body: how many belong to it and whether it ended there (the
+    /// rest belongs to the next head), or, when a byte is refused, how many came before it.
+    pub fn advance(&mut self, bytes: &[u8]) -> Result<(usize, bool), (usize, Refusal)> {
         let mut i = 0;
         while i < bytes.len() {
             if let Chunked::Data(left) = *self {
@@ -63,7 +63,7 @@ impl Chunked {
                 };
                 continue;
             }
-            let done = self.step(bytes[i])?;
+            let done = self.step(bytes[i]).map_err(|r| (i, r))?;
             i += 1;
             if done {
                 return Ok((i, true));
@@ -118,7 +118,7 @@ mod tests {
 
     fn end(body: &[u8]) -> Result<Option<usize>, Refusal> {
         let mut c = Chunked::default();
-        let (n, done) = c.advance(body)?;
+        let (n, done) = c.advance(body).map_err(|(_, r)| r)?;
         Ok(done.then_some(n))
     }
 
@@ -139,6 +139,12 @@ mod tests {
             assert!(!done && a == split);
             assert_eq!(c.advance(&body[split..]), Ok((body.len() - split, true)));
         }
+    }
+
+    #[test]
+    fn a_refused_byte_says_how_many_came_before_it() {
+        let mut c = Chunked::default();
+        assert_eq!(c.advance(b"3\r\nabcX"), Err((6, Refusal::BadChunk)));
     }
 
     #[test]

@@ -252,11 +252,12 @@ impl Framer {
                 *left -= n;
                 (n as usize, *left == 0)
             }
+            // The bytes before a refused one are still the body's: handed on, then the end.
             State::Chunked(chunked) => match chunked.advance(bytes) {
                 Ok(step) => step,
-                Err(r) => {
+                Err((n, r)) => {
                     self.refuse(r, true);
-                    return (0, false);
+                    return (n, false);
                 }
             },
             State::Head { .. } | State::Refused => return (0, false),
@@ -311,6 +312,31 @@ mod tests {
             assert_eq!(handed, [&good[..], chunked].concat(), "split {split}");
             assert!(framer.ended());
             assert_eq!(framer.refusal(), Some(Refusal::RepeatedHost));
+        }
+    }
+
+    /// Fuzzing found (fuzz target `head`) that a chunked body refused mid-way handed hyper
+    /// a different prefix depending on how the bytes were cut: whole, none of the body;
+    /// piecewise, the part before the bad byte. Now both hand on what came before it.
+    #[test]
+    fn a_body_refused_mid_way_hands_on_the_same_bytes_however_it_is_cut() {
+        let stream = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcdX\r\n0\r\n\r\n";
+        let before_bad = stream.iter().position(|&b| b == b'X').expect("X");
+        for cut in 1..=stream.len() {
+            let mut framer = Framer::new(LIMITS);
+            let mut handed = Vec::new();
+            for piece in stream.chunks(cut) {
+                if framer.in_body() && framer.ready().is_empty() {
+                    let n = framer.body_prefix(piece);
+                    handed.extend_from_slice(&piece[..n]);
+                } else {
+                    framer.push(piece);
+                }
+                handed.extend_from_slice(framer.ready());
+                framer.consume(framer.ready().len());
+            }
+            assert_eq!(handed, &stream[..before_bad], "cut {cut}");
+            assert!(framer.ended() && framer.refused_in_body(), "cut {cut}");
         }
     }
 
