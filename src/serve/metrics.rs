@@ -21,7 +21,8 @@ use crate::verify::secret::UnixMillis;
 pub struct RequestLabels {
     /// Route name, empty when no route matched.
     pub route: String,
-    /// forwarded, rejected, too_large, timeout, no_route, upstream_error, upstream_timeout.
+    /// forwarded, rejected, too_large, timeout, no_route, upstream_error, upstream_timeout,
+    /// bad_request, forbidden, overloaded.
     pub outcome: &'static str,
 }
 

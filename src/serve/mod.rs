@@ -1,6 +1,8 @@
 //! The data path: the process state every request shares (`app`, with its `metrics`), accept
-//! and the first head (`server`, `rewind`), route, bound, verify (`proxy`) and forward
-//! (`forward`). It knows of schemes only "verify this request against this route".
+//! and the first head (`server`, `rewind`), every head's framing (`framer`, `framing`,
+//! `chunked`), hyper's settings (`conn`), what is refused before the body (`admit`), route,
+//! bound, verify (`proxy`) and forward (`forward`). It knows of schemes only "verify this
+//! request against this route".
 
 pub mod admit;
 pub mod app;
