@@ -13,6 +13,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod net;
+mod props;
 mod reject;
 mod reload;
 mod rotation;
