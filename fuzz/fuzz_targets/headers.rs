@@ -1,5 +1,7 @@
 //! Header extraction and verification for every scheme `SchemeName::NAMES` lists: any bytes
-//! as headers and body never panic, and never verify (no input knows the keys).
+//! as headers and body never panic, and never verify (no input knows the keys); the
+//! header-only verdict (`precheck`) refuses only what verification refuses, for the same
+//! reason.
 
 #![no_main]
 
