@@ -219,7 +219,7 @@ fn route(
             let msg = format!("route `{}`: `max_in_flight` must be > 0", r.name);
             return Err(ctx.err(at, msg));
         }
-        Some(n) => Some(Arc::new(tokio::sync::Semaphore::new(n))),
+        Some(n) => Some((n, Arc::new(tokio::sync::Semaphore::new(n)))),
         None => None,
     };
     Ok(Route {

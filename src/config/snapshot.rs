@@ -87,8 +87,9 @@ pub struct Route {
     pub checks: Vec<Check>,
     /// Client networks allowed on this route (`None`: every client).
     pub allow_ips: Option<Vec<IpNet>>,
-    /// Concurrent requests allowed on this route (`max_in_flight`).
-    pub in_flight: Option<Arc<Semaphore>>,
+    /// `max_in_flight` and its slots: a reload keeping the route and the number keeps the
+    /// slots, so requests in flight across a reload still count.
+    pub in_flight: Option<(usize, Arc<Semaphore>)>,
 }
 
 /// The upstream's scheme and authority; the request's path and query are appended unchanged.

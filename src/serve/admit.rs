@@ -77,8 +77,8 @@ pub fn admit(
         }
     }
     let permit = match &route.in_flight {
-        Some(limit) => Some(
-            Arc::clone(limit)
+        Some((_, slots)) => Some(
+            Arc::clone(slots)
                 .try_acquire_owned()
                 .map_err(|_| Denied::Overloaded)?,
         ),

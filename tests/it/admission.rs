@@ -195,3 +195,45 @@ async fn an_unsigned_request_gets_401_before_its_25_mb_body_is_read() {
     assert_eq!((missing, malformed), (1.0, 2.0), "{metrics}");
     assert_eq!(up.count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_across_a_reload_still_count_against_max_in_flight() {
+    let up = Upstream::start_with(StatusCode::OK, Duration::from_millis(1500)).await;
+    let yaml = config(&up.url(), "127.0.0.1", "");
+    let proxy = Proxy::start_reloading(&yaml, &[]).await;
+    let url = format!("{}/few", proxy.url());
+    let key = hdrs(&[("x-api-key", "key-a")]);
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, key) = (url.clone(), key.clone());
+            tokio::spawn(async move { post(&url, &key, "{}").await.0 })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while up.count() < 2 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A reload that changes another route keeps this one's slots.
+    let changed = yaml.replace("path: /open", "path: /opened");
+    crate::rotation::replace(&proxy.config, changed.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while proxy
+        .app
+        .shared
+        .load()
+        .route_named("open")
+        .map(|r| r.path.as_str())
+        != Some("/opened")
+    {
+        assert!(Instant::now() < deadline, "the reload never applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        post(&url, &key, "{}").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    for s in slow {
+        assert_eq!(s.await.unwrap(), StatusCode::OK);
+    }
+}
