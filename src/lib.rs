@@ -46,6 +46,7 @@
 //!     find the next head.
 //!   - `framing`: the checks on one head (pure): ambiguous framing, `Host`, size limits.
 //!   - `chunked`: where a chunked body ends.
+//!   - `refusal`: why a head or body was refused, and its answer (400, 431, 414).
 //!   - `conn`: hyper's HTTP/1.1 and HTTP/2 settings; GOAWAY on a closing answer; the log
 //!     and count of a head refused before the proxy.
 //!   - `admit`: what is checked before the body: one host, `allow_ips`, `max_in_flight`,

@@ -13,5 +13,6 @@ pub mod framer;
 pub mod framing;
 pub mod metrics;
 pub mod proxy;
+pub mod refusal;
 pub mod rewind;
 pub mod server;
