@@ -184,6 +184,10 @@ fn authority(value: &[u8]) -> Option<Authority> {
 /// An absolute-form target must be http(s) and name the `Host` (case-insensitive; ports must
 /// agree where both give one). Origin, authority and asterisk forms pass unchanged.
 fn check_target(target: &str, host: Option<&Authority>) -> Result<(), Refusal> {
+    // Origin form (a query may well hold a URL) and asterisk form name no host.
+    if target.starts_with('/') || target == "*" {
+        return Ok(());
+    }
     let lower = target.get(..8).map(str::to_ascii_lowercase);
     let absolute = lower
         .as_deref()
@@ -247,6 +251,8 @@ mod tests {
         assert_eq!(verdict(http10), Ok(Some(Body::Length(0))));
         let absolute = b"POST http://H:80/hook HTTP/1.1\r\nHost: h:80\r\n\r\n";
         assert_eq!(verdict(absolute), Ok(Some(Body::Length(0))));
+        let url_in_query = b"POST /hook?next=http://other.example/ HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(verdict(url_in_query), Ok(Some(Body::Length(0))));
         assert_eq!(verdict(b"POST /hook HTTP/1.1\r\nHost: h\r\n"), Ok(None));
     }
 
