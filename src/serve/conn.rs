@@ -18,6 +18,9 @@ use crate::serve::forward::Peer;
 /// per request, so it is asked for only when `limits.max_headers` is larger.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
+/// hyper's default read buffer limit (8 KiB plus 100 times 4 KiB).
+const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
+
 /// Streams a client may reset before the server has accepted them, per connection, before
 /// hyper ends the connection with GOAWAY (ENHANCE_YOUR_CALM). h2's default, 20, stated here
 /// so it is a decision: a real client resets a handful; the rapid-reset attack (CVE-2023-44487)
@@ -30,7 +33,8 @@ pub const H2_MAX_PENDING_ACCEPT_RESETS: usize = 20;
 pub const H2_MAX_LOCAL_ERROR_RESETS: usize = 64;
 
 /// The HTTP/1.1 settings: hyper's header timeout (a slow later head; the first one is read
-/// by `rewind`), keep-alive, and half-close, so that a stream `framer` ended after a refused
+/// by `rewind`), keep-alive, header count and buffer never below what `framer` lets through,
+/// and half-close, so that a stream `framer` ended after a refused
 /// head still gets the answers to the requests before it (without it hyper treats the end as
 /// the client leaving and drops a response still being prepared).
 pub fn h1_builder(limits: &Limits) -> http1::Builder {
@@ -42,6 +46,11 @@ pub fn h1_builder(limits: &Limits) -> http1::Builder {
         .half_close(true);
     if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
         builder.max_headers(limits.max_headers);
+    }
+    // hyper refuses a head that does not fit its read buffer; room for any head `framer`
+    // passed (`max_header_bytes` may be up to 1 MiB), plus some of the body behind it.
+    if limits.max_header_bytes + 8192 > HYPER_DEFAULT_MAX_BUF {
+        builder.max_buf_size(limits.max_header_bytes + 8192);
     }
     builder
 }

@@ -329,3 +329,21 @@ async fn a_refused_head_is_logged_as_a_request_line_with_its_outcome_and_reason(
     assert_eq!(line["reason"], "bare LF line end", "{line}");
     assert!(line["request_id"].is_string(), "{line}");
 }
+
+#[tokio::test]
+async fn a_500_kb_head_within_a_raised_max_header_bytes_is_served() {
+    let up = Upstream::start().await;
+    let yaml = config(&up.url()).replace(
+        "header_timeout: 5s",
+        "header_timeout: 5s, max_header_bytes: 600000",
+    );
+    let proxy = Proxy::start(&yaml, &[]).await;
+    let big = format!("X-Big: {}\r\n", "a".repeat(500_000));
+    let framing =
+        format!("Host: hooks.example.com\r\n{big}Content-Length: 7\r\nConnection: close\r\n");
+    exchange(&proxy, &request(&proxy, &framing, BODY)).await;
+    // hookguard parsed, verified and forwarded it (the test upstream, a hyper server with its
+    // default 400 KB buffer, then refuses it itself: that answer is passed through).
+    assert_eq!(requests_total(&proxy, "forwarded").await, 1.0);
+    assert_eq!(requests_total(&proxy, "bad_request").await, 0.0);
+}
