@@ -135,16 +135,24 @@ async fn slowloris_and_trickling_bodies_are_cut_at_the_timeouts_while_good_traff
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = hg.rss_kib();
 
-    // Two rounds prime the allocator: glibc keeps freed heap for reuse rather than handing
-    // it back, so RSS after the first floods of connections stays near their peak whatever
-    // the server does (measured: 23 MB before any, 39 after one, 42 to 46 after more, flat).
-    // The third round must then fit in what they left: a leak, or state kept per connection,
-    // would grow it again.
-    let (_, _, first) = attack_round(&hg, addr).await;
-    let (_, _, primed) = attack_round(&hg, addr).await;
-    let (attacked, rss_peak, rss_after) = attack_round(&hg, addr).await;
+    // Three rounds; the first two also prime the allocator: glibc keeps freed heap for
+    // reuse rather than handing it back, so RSS after the first floods of connections stays
+    // near their peak whatever the server does (measured: 23 MB before any, 39 after one, 42
+    // to 46 after more, flat). The third round must then fit in what they left: a leak, or
+    // state kept per connection, would grow it again.
+    let (p1, _, first) = attack_round(&hg, addr).await;
+    let (p2, _, primed) = attack_round(&hg, addr).await;
+    let (p3, rss_peak, rss_after) = attack_round(&hg, addr).await;
+    // The same stream alone once more: the machine's load drifts while the rounds run (other
+    // tests of this binary run beside this one), so the baseline is the worse of the two,
+    // and the attacked p99 the median of the three rounds'.
+    let after = p99(addr, 400).await;
+    let baseline = baseline.max(after);
+    let mut rounds = [p1, p2, p3];
+    rounds.sort();
+    let attacked = rounds[1];
     println!(
-        "p99 {baseline:?} alone, {attacked:?} beside 1,200 slow clients; RSS {rss_before} KiB before any, {first} and {primed} KiB after the priming rounds, {rss_peak} KiB during the third, {rss_after} KiB after it"
+        "p99 {baseline:?} alone (worse of before and after), {rounds:?} beside 1,200 slow clients; RSS {rss_before} KiB before any, {first} and {primed} KiB after the priming rounds, {rss_peak} KiB during the third, {rss_after} KiB after it"
     );
     // 2x, with 50 ms of room: on a shared 2-core machine (load averages of 16 seen while
     // other builds ran) one scheduling hiccup in 400 requests is the p99 (baselines of 6 to
@@ -158,7 +166,7 @@ async fn slowloris_and_trickling_bodies_are_cut_at_the_timeouts_while_good_traff
         rss_after * 10 <= primed * 11,
         "RSS {primed} -> {rss_after} KiB"
     );
-    assert_eq!(up.count(), 100 + 400 * 4);
+    assert_eq!(up.count(), 100 + 400 * 5);
 }
 
 /// 1,000 slowloris heads and 200 trickling bodies, each checked cut with 408 at its timeout,
