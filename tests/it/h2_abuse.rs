@@ -73,11 +73,13 @@ async fn ten_thousand_stream_resets_end_the_connection_with_goaway_and_others_ar
     let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
     let spent = cpu_seconds() - cpu;
     println!("rapid reset: {sent} streams opened and reset before GOAWAY, {spent:.2} s CPU");
-    let err = ended
-        .expect("the attacking connection is closed")
-        .unwrap()
-        .expect_err("GOAWAY");
-    assert!(err.is_go_away() || err.is_io(), "{err:?}");
+    // Closed either by h2's own GOAWAY (ENHANCE_YOUR_CALM, past 20 resets before accept),
+    // an error to this client, or by hookguard's graceful GOAWAY after a reset stream's
+    // body failed (which ends the connection cleanly once its streams are done).
+    match ended.expect("the attacking connection is closed").unwrap() {
+        Ok(()) => {}
+        Err(err) => assert!(err.is_go_away() || err.is_io(), "{err:?}"),
+    }
     assert!(sent < 10_000, "all 10,000 resets were taken");
     assert!(spent < 10.0, "{spent} s of CPU");
     others_are_served(&proxy).await;
