@@ -8,6 +8,13 @@
 //!    calls `verify::verify_keyed` with the route's checks, the raw bytes, the keys and `now`.
 //!    A provider's handshake challenge (`serve::handshake`, decided by `verify::handshake`)
 //!    is answered by hookguard itself, before the body is read when it has none.
+//!    the current snapshot), bounded by `max_connections` and `header_timeout`; every HTTP/1.1
+//!    head on it is checked by the framing layer (`rewind`, `framer`, `framing`) before hyper
+//!    parses it (400, 431, 414).
+//! 2. `serve::proxy` loads the snapshot once, matches the route (404), admits the request
+//!    (`admit`: `allow_ips` 403, `max_in_flight` 503, and 401 when no check's headers could
+//!    verify, all before the body), bounds and reads the body (413, 408), then calls
+//!    `verify::verify` with the route's checks, the raw bytes and `now`.
 //! 3. Only a `verify::Verified` value is forwarded in enforce mode: `serve::forward` strips
 //!    hop-by-hop and client-sent `x-hookguard-*`/`x-forwarded-*` headers, adds its own, and
 //!    streams the upstream's answer back (502, 504 on failure). On a route with `replay:` the
@@ -25,6 +32,7 @@
 //!   - `extract`: reading signatures, timestamps, ids and keys from headers.
 //!   - `claim`: the request as verification reads it, and the claims (signed bytes,
 //!     signatures, time, key id) a scheme reads from it.
+//!   - `precheck`: the verdict on headers alone, to reject before the body is read.
 //!   - `check`: verification: checks, request bytes and `now` in, a verdict out.
 //!   - `client_state`: Microsoft Graph's `value[].clientState` read from the body.
 //!   - `challenge`: provider handshakes: their kinds and how each challenge is recognised.
@@ -52,7 +60,9 @@
 //!     `certs` (certificates, public keys and JWKs, verified with ring).
 //! - `config/`: from YAML to the immutable snapshot.
 //!   - `yaml`: the YAML as serde types; located, secret-free errors.
-//!   - `ctx`: error locations, relative paths, and the files a compile read.
+//!   - `ctx`: error locations, relative paths, the files a compile read, and the bounded
+//!     reader every input file goes through.
+//!   - `nets`: CIDR lists for `allow_ips` and `trusted_proxies`.
 //!   - `checks`: `verify:` entries to compiled checks with their secrets.
 //!   - `handshakes`: a check's handshake, `handshake: forward` and its `verify_token:`.
 //!   - `compile`: validate and freeze a config into a snapshot; `load(path)`.
@@ -66,7 +76,16 @@
 //!     readiness, clock.
 //!   - `metrics`: the Prometheus families.
 //!   - `server`: accept, TLS, first head within `header_timeout` (`rewind`), hyper, drain.
-//!   - `rewind`: the first head read by hand, then replayed to hyper.
+//!   - `rewind`: the first head read by hand, then the stream hyper reads, framed.
+//!   - `framer`: one connection's framing: each head held until checked, bodies tracked to
+//!     find the next head.
+//!   - `framing`: the checks on one head (pure): ambiguous framing, `Host`, size limits.
+//!   - `chunked`: where a chunked body ends.
+//!   - `refusal`: why a head or body was refused, and its answer (400, 431, 414).
+//!   - `conn`: hyper's HTTP/1.1 and HTTP/2 settings; GOAWAY on a closing answer; the log
+//!     and count of a head refused before the proxy.
+//!   - `admit`: what is checked before the body: one host, `allow_ips`, `max_in_flight`,
+//!     the header-only verdict.
 //!   - `proxy`: route, body limits, verify, and the one error-to-status map.
 //!   - `handshake`: the proxy's two handshake hooks (before the body, after verification).
 //!   - `forward`: header hygiene and the pooled upstream client.

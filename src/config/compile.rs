@@ -16,12 +16,26 @@ use crate::config::ctx::Ctx;
 use crate::config::snapshot::{sort_routes, Limits, Route, Snapshot, Upstream};
 use crate::config::{self, Config, ConfigError, RouteConfig, TlsConfig};
 
+/// Smallest `limits.max_header_bytes`: room for a request line and a few signature headers.
+pub const MIN_HEADER_BYTES: usize = 1024;
+
+/// Largest `limits.max_header_bytes`: a head is held in memory until it is complete, per
+/// connection, so the bound times `max_connections` is memory an attacker can claim.
+pub const MAX_HEADER_BYTES: usize = 1024 * 1024;
+
 /// Reads, parses, validates and compiles the config at `path`, with every secret and TLS
 /// file it names.
 pub fn load(path: &Path) -> Result<Snapshot, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read = |source| ConfigError::Read {
         file: path.to_owned(),
         source,
+    };
+    let bytes = crate::config::ctx::read_input(path).map_err(read)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "is not UTF-8 text",
+        ))
     })?;
     let mut snapshot = compile(config::parse(&text, path)?, path)?;
     let mut hasher = Sha256::new();
@@ -69,7 +83,12 @@ pub fn compile(config: Config, file: &Path) -> Result<Snapshot, ConfigError> {
         routes.push(route);
     }
     sort_routes(&mut routes);
+    let trusted_proxies = match &config.trusted_proxies {
+        Some(list) => crate::config::nets::networks(&ctx, list, "trusted_proxies")?,
+        None => Vec::new(),
+    };
     Ok(Snapshot {
+        trusted_proxies,
         source: file.to_owned(),
         listen,
         admin,
@@ -113,15 +132,26 @@ fn limits(ctx: &Ctx<'_>, config: &Config) -> Result<Limits, ConfigError> {
         body_timeout: l.body_timeout.0,
         upstream_timeout: l.upstream_timeout.0,
         max_connections: l.max_connections,
+        max_header_bytes: l.max_header_bytes,
+        max_headers: l.max_headers,
+        h2_max_concurrent_streams: l.h2_max_concurrent_streams,
     };
     let zero = limits.max_body_bytes == 0
         || limits.header_timeout.is_zero()
         || limits.body_timeout.is_zero()
         || limits.upstream_timeout.is_zero()
-        || limits.max_connections == 0;
+        || limits.max_connections == 0
+        || limits.max_headers == 0
+        || limits.h2_max_concurrent_streams == 0;
+    let at = config.listen.referenced;
     if zero {
-        let at = config.listen.referenced;
         return Err(ctx.err(at, "every `limits` value must be greater than zero"));
+    }
+    if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&limits.max_header_bytes) {
+        return Err(ctx.err(
+            at,
+            format!("`limits.max_header_bytes` must be between {MIN_HEADER_BYTES} and {MAX_HEADER_BYTES}"),
+        ));
     }
     Ok(limits)
 }
@@ -202,7 +232,21 @@ fn route(
         }
         _ => None,
     };
+    let allow_ips = match &r.allow_ips {
+        Some(list) => Some(crate::config::nets::networks(ctx, list, "allow_ips")?),
+        None => None,
+    };
+    let in_flight = match r.max_in_flight {
+        Some(0) => {
+            let msg = format!("route `{}`: `max_in_flight` must be > 0", r.name);
+            return Err(ctx.err(at, msg));
+        }
+        Some(n) => Some((n, Arc::new(tokio::sync::Semaphore::new(n)))),
+        None => None,
+    };
     Ok(Route {
+        allow_ips,
+        in_flight,
         name: r.name.as_str().into(),
         path: r.path.clone(),
         host,

@@ -9,6 +9,7 @@ pub mod compile;
 pub mod ctx;
 pub mod fetched;
 pub mod handshakes;
+pub mod nets;
 pub mod replay;
 pub mod secrets;
 pub mod snapshot;

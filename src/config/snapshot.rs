@@ -10,6 +10,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use http::uri::{Authority, Scheme};
 use http::Method;
+use ipnet::IpNet;
+use tokio::sync::Semaphore;
 
 use crate::config::replay::Replay;
 use crate::config::Mode;
@@ -33,6 +35,8 @@ pub struct Snapshot {
     pub limits: Limits,
     /// Routes, longest path first, host-bound before host-free at equal length.
     pub routes: Vec<Route>,
+    /// Peers whose `X-Forwarded-For` is believed (`trusted_proxies`).
+    pub trusted_proxies: Vec<IpNet>,
     /// Files whose change triggers a reload: the config, `file:` secrets, TLS files.
     pub watched: Vec<PathBuf>,
     /// SHA-256 over every input read (config text, secret and TLS files): a reload whose
@@ -53,6 +57,12 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// Open connections allowed.
     pub max_connections: usize,
+    /// Request line and headers together, in bytes (431, or 414 for a long target).
+    pub max_header_bytes: usize,
+    /// Header lines per request (431).
+    pub max_headers: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
 }
 
 /// A compiled route.
@@ -80,6 +90,11 @@ pub struct Route {
     pub checks: Vec<Check>,
     /// Replay protection, when configured.
     pub replay: Option<Replay>,
+    /// Client networks allowed on this route (`None`: every client).
+    pub allow_ips: Option<Vec<IpNet>>,
+    /// `max_in_flight` and its slots: a reload keeping the route and the number keeps the
+    /// slots, so requests in flight across a reload still count.
+    pub in_flight: Option<(usize, Arc<Semaphore>)>,
 }
 
 /// The upstream's scheme and authority; the request's path and query are appended unchanged.

@@ -31,6 +31,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The routes; at least one.
     pub routes: Spanned<Vec<Spanned<RouteConfig>>>,
+    /// Peers (CIDR) whose `X-Forwarded-For` names the client for `allow_ips`.
+    #[serde(default)]
+    pub trusted_proxies: Option<Spanned<Vec<String>>>,
 }
 
 /// `tls:` paths (relative paths are relative to the config file's directory).
@@ -68,6 +71,12 @@ pub struct LimitsConfig {
     pub upstream_timeout: Dur,
     /// Open connections above this are refused.
     pub max_connections: usize,
+    /// Request line and headers together; more gets 431 (414 for a long target).
+    pub max_header_bytes: usize,
+    /// Header lines; more gets 431.
+    pub max_headers: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
 }
 
 impl Default for LimitsConfig {
@@ -78,6 +87,9 @@ impl Default for LimitsConfig {
             body_timeout: Dur(Duration::from_secs(30)),
             upstream_timeout: Dur(Duration::from_secs(10)),
             max_connections: 10_000,
+            max_header_bytes: 65_536,
+            max_headers: 100,
+            h2_max_concurrent_streams: 100,
         }
     }
 }
@@ -123,6 +135,12 @@ pub struct RouteConfig {
     pub public_url: Option<Spanned<String>>,
     /// One check or a list that must all pass.
     pub verify: Spanned<Checks>,
+    /// Client addresses (CIDR) allowed on this route; others get 403.
+    #[serde(default)]
+    pub allow_ips: Option<Spanned<Vec<String>>>,
+    /// Concurrent requests on this route; more get 503.
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
     /// Replay protection; absent means none.
     #[serde(default)]
     pub replay: Option<Spanned<ReplayConfig>>,

@@ -8,11 +8,19 @@
 //! target's directory watched, so an in-place write there is seen. Bursts are debounced for
 //! [`DEBOUNCE`], but never delay a reload more than [`MAX_DELAY`]: a directory that never goes
 //! quiet (a log, an editor's swap file) must not hold a new secret back.
+//!
+//! Only events that name an input trigger a reload: an input itself, the target of an input
+//! that is a symlink, or a Kubernetes `..data`-style entry; other files coming and going in a
+//! watched directory do nothing. A reload whose inputs are what the running snapshot was built
+//! from is skipped, and one that fails the way the last one failed (same config text, same
+//! error) is neither logged nor counted again, so nothing can turn into a reload loop.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -69,8 +77,10 @@ async fn reload_loop(
     mut rx: mpsc::UnboundedReceiver<Trigger>,
 ) {
     let file_tx = tx.clone();
+    let inputs = Inputs::default();
+    let relevant = inputs.clone();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
+        if event.is_ok_and(|e| !e.kind.is_access() && relevant.named_by(&e.paths)) {
             let _ = file_tx.send(Trigger::File);
         }
     });
@@ -83,16 +93,69 @@ async fn reload_loop(
     };
     let mut watched = BTreeSet::new();
     if let Some(w) = watcher.as_mut() {
-        rewatch(w, &mut watched, &app.shared.load());
+        rewatch(w, &mut watched, &app.shared.load(), &inputs);
     }
+    let failed = Arc::new(Mutex::new(None));
     while let Some(first) = rx.recv().await {
         let trigger = debounce(first, &mut rx).await;
-        let app2 = app.clone();
-        let path = config.clone();
-        let _ = tokio::task::spawn_blocking(move || reload(&app2, &path, trigger)).await;
+        let (app2, path, failed) = (app.clone(), config.clone(), failed.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut last = failed.lock().unwrap_or_else(PoisonError::into_inner);
+            reload_once(&app2, &path, trigger, &mut last)
+        })
+        .await;
         // Also after a skipped or failed reload: a symlink may now point elsewhere.
         if let Some(w) = watcher.as_mut() {
-            rewatch(w, &mut watched, &app.shared.load());
+            rewatch(w, &mut watched, &app.shared.load(), &inputs);
+        }
+    }
+}
+
+/// The paths whose events mean "an input may have changed", shared with the watcher thread.
+#[derive(Clone, Default)]
+struct Inputs(Arc<Mutex<HashSet<PathBuf>>>);
+
+impl Inputs {
+    /// Whether an event on `paths` can concern an input: one of them is an input (as named,
+    /// or the file a symlink resolves to), or a Kubernetes atomic-writer entry (`..data`,
+    /// `..2026_01_01...`), whose swap changes every mounted file at once.
+    fn named_by(&self, paths: &[PathBuf]) -> bool {
+        let inputs = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        paths.iter().any(|p| {
+            inputs.contains(p)
+                || p.file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().starts_with(b".."))
+        })
+    }
+
+    fn set(&self, paths: HashSet<PathBuf>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = paths;
+    }
+}
+
+/// What a failed reload read and said, so the same failure is reported once.
+type Failure = ([u8; 32], String);
+
+/// [`reload`], but a file-triggered failure identical to the previous one (same config text,
+/// same error) is neither logged nor counted again.
+fn reload_once(app: &App, config: &Path, trigger: Trigger, last: &mut Option<Failure>) -> bool {
+    let now = app.now();
+    match crate::config::compile::load(config) {
+        Ok(new) => {
+            *last = None;
+            install(app, new, trigger, now)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let text = crate::config::ctx::read_input(config).unwrap_or_default();
+            let failure = (Sha256::digest(&text).into(), message);
+            let repeated = last.as_ref() == Some(&failure);
+            if trigger == Trigger::Signal || !repeated {
+                tracing::error!(error = %failure.1, "config reload failed; keeping the running config");
+                app.metrics.reload(false, now);
+            }
+            *last = Some(failure);
+            false
         }
     }
 }
@@ -120,15 +183,11 @@ async fn debounce(first: Trigger, rx: &mut mpsc::UnboundedReceiver<Trigger>) -> 
 /// new snapshot was installed. On failure the running snapshot stays and the error (file, line,
 /// column) is logged and counted.
 pub fn reload(app: &App, config: &Path, trigger: Trigger) -> bool {
-    let now = app.now();
-    let new = match crate::config::compile::load(config) {
-        Ok(new) => new,
-        Err(e) => {
-            tracing::error!(error = %e, "config reload failed; keeping the running config");
-            app.metrics.reload(false, now);
-            return false;
-        }
-    };
+    reload_once(app, config, trigger, &mut None)
+}
+
+/// Swaps `new` in unless a file trigger found the inputs unchanged.
+fn install(app: &App, new: Snapshot, trigger: Trigger, now: i64) -> bool {
     let current = app.shared.load_full();
     if trigger == Trigger::File && new.digest == current.digest {
         return false;
@@ -161,17 +220,24 @@ fn rewatch(
     watcher: &mut notify::RecommendedWatcher,
     watched: &mut BTreeSet<PathBuf>,
     snap: &Snapshot,
+    inputs: &Inputs,
 ) {
-    let targets = snap
+    let targets: Vec<PathBuf> = snap
         .watched
         .iter()
-        .filter_map(|f| std::fs::canonicalize(f).ok());
+        .filter_map(|f| std::fs::canonicalize(f).ok())
+        .collect();
+    // Event paths are the watched (canonical) directory joined with the entry's name.
+    let named = snap
+        .watched
+        .iter()
+        .filter_map(|f| Some(parent_dir(f)?.join(f.file_name()?)));
+    inputs.set(named.chain(targets.iter().cloned()).collect());
     let wanted: BTreeSet<PathBuf> = snap
         .watched
         .iter()
-        .cloned()
-        .chain(targets)
-        .filter_map(|f| parent_dir(&f))
+        .chain(targets.iter())
+        .filter_map(|f| parent_dir(f))
         .collect();
     watched.retain(|dir| {
         let keep = wanted.contains(dir);

@@ -125,8 +125,21 @@ impl App {
         format!("{}-{n:x}", self.id_prefix)
     }
 
-    /// Swaps in a new snapshot and brings the per-secret metrics in line with it.
-    pub fn install(&self, snapshot: Snapshot) {
+    /// Swaps in a new snapshot and brings the per-secret metrics in line with it. A route that
+    /// keeps its name and `max_in_flight` keeps its slots, so the requests in flight on the
+    /// old snapshot still count against the limit.
+    pub fn install(&self, mut snapshot: Snapshot) {
+        let old = self.shared.load();
+        for route in &mut snapshot.routes {
+            let kept = old
+                .route_named(&route.name)
+                .and_then(|r| r.in_flight.as_ref());
+            if let (Some(new), Some(kept)) = (route.in_flight.as_mut(), kept) {
+                if new.0 == kept.0 {
+                    new.1 = kept.1.clone();
+                }
+            }
+        }
         self.metrics.sync_secrets(&snapshot);
         sync_replay(&self.replay, &self.metrics, &snapshot);
         self.shared.store(Arc::new(snapshot));

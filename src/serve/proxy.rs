@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 
 use crate::config::replay::OnStoreError;
 use crate::config::snapshot::{Route, Snapshot};
+use crate::serve::admit::{self, Denied};
 use crate::serve::app::App;
 use crate::serve::forward::{self, ForwardError, Marks, Peer, RespBody};
 use crate::serve::handshake::{self, Answered, Next};
@@ -57,6 +58,9 @@ pub enum ProxyError {
     /// Shutdown's drain limit cut off a request waiting on the upstream with a replay claim.
     #[error("cut off by shutdown")]
     CutOff,
+    /// Turned away before the body was read (`admit`).
+    #[error(transparent)]
+    Denied(#[from] Denied),
 }
 
 /// The one status map: error → status, metric outcome, client phrase.
@@ -70,7 +74,15 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
             "payload too large",
         ),
         ProxyError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout", "request timeout"),
-        ProxyError::BodyRead(_) => (StatusCode::BAD_REQUEST, "rejected", "bad request"),
+        ProxyError::BodyRead(_) => (StatusCode::BAD_REQUEST, "bad_request", "bad request"),
+        ProxyError::Denied(d) => match d {
+            Denied::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "bad request"),
+            Denied::Forbidden(_) | Denied::BadForwardedFor => {
+                (StatusCode::FORBIDDEN, "forbidden", "forbidden")
+            }
+            Denied::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", "overloaded"),
+            Denied::Unsigned(_) => (StatusCode::UNAUTHORIZED, "rejected", "unauthorized"),
+        },
         ProxyError::Upstream(ForwardError::Connect(_)) => {
             (StatusCode::BAD_GATEWAY, "upstream_error", "bad gateway")
         }
@@ -128,11 +140,20 @@ pub fn error_response(e: &ProxyError) -> Response<RespBody> {
         return resp;
     }
     let (status, _, phrase) = classify(e);
+    // Also when the body was never read: the connection cannot carry another request.
     let close = matches!(
         e,
-        ProxyError::TooLarge(_) | ProxyError::BodyTimeout(_) | ProxyError::BodyRead(_)
+        ProxyError::TooLarge(_)
+            | ProxyError::BodyTimeout(_)
+            | ProxyError::BodyRead(_)
+            | ProxyError::Denied(_)
     );
-    json_error(status, phrase, close)
+    let mut resp = json_error(status, phrase, close);
+    if matches!(e, ProxyError::Denied(Denied::Overloaded)) {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// What the request log line and metrics need to know about one request.
@@ -189,11 +210,15 @@ async fn serve(
     request_id: &str,
     outcome: &mut Outcome,
 ) -> Result<Response<RespBody>, ProxyError> {
+    admit::check_head(&req)?;
     let host = request_host(&req);
     let route = snap
         .route(host.as_deref(), req.uri().path())
         .ok_or(ProxyError::NoRoute)?;
     outcome.route = route.name.to_string();
+    outcome.delivery_id = delivery_id(route, req.headers());
+    // Held until the answer: `max_in_flight` counts from the head to the answer.
+    let _in_flight = admit::admit(route, &snap.trusted_proxies, peer.addr, req.headers())?;
     if route.probe_methods.contains(req.method()) {
         outcome.reason = "probe";
         return Ok(json_ok());
@@ -201,8 +226,13 @@ async fn serve(
     if let Some(done) = handshake::before_body(app, route, &req) {
         return Ok(answered(app, route, outcome, done));
     }
+    if let Err(rejected) = admit::unsigned(route, req.headers()) {
+        let now = app.now();
+        outcome.reason = rejected.reason.as_str();
+        record(app, route, &Err(rejected.clone()), now);
+        return Err(Denied::Unsigned(rejected).into());
+    }
     let (parts, body) = req.into_parts();
-    outcome.delivery_id = delivery_id(route, &parts.headers);
     let body = read_body(route, snap, &parts.headers, body).await?;
     let now = app.now();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -394,13 +424,15 @@ fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
     (!id.is_empty() && id.len() <= 128 && printable).then(|| id.to_owned())
 }
 
-/// The Host the client addressed: the `Host` header, or the HTTP/2 `:authority`.
+/// The host the client addressed: the target's authority (HTTP/2 `:authority`, or an
+/// HTTP/1.1 absolute-form target, which RFC 9112 says wins), else the `Host` header.
 fn request_host<B>(req: &Request<B>) -> Option<String> {
-    req.headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+    req.uri().authority().map(|a| a.to_string()).or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    })
 }
 
 fn json_ok() -> Response<RespBody> {

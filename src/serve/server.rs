@@ -8,24 +8,23 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
+use crate::config::snapshot::Limits;
 use crate::serve::app::App;
+use crate::serve::conn::{answered_early, drive_h2, h1_builder, h2_builder};
 use crate::serve::forward::Peer;
+use crate::serve::framer::H2_PREFACE;
+use crate::serve::framing::HeadLimits;
 use crate::serve::rewind::{read_head, Head, Rewind};
-
-/// The first bytes of every HTTP/2 connection (RFC 9113 section 3.4).
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How long in-flight requests may take to finish once shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,7 +64,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
                 _ = stop.wait_for(|s| *s) => None,
             };
             if let Some(prepared) = prepared {
-                serve(app, prepared, watcher).await;
+                serve(app, prepared, watcher, stop).await;
             }
             drop(permit);
         });
@@ -114,7 +113,7 @@ type BoxIo = Box<dyn Io>;
 struct Prepared {
     io: Rewind<BoxIo>,
     peer: Peer,
-    header_timeout: Duration,
+    limits: Limits,
     h2: bool,
     /// A second handle on a plain TCP socket, to answer 408 after hyper gives up on a later
     /// request head (`None` over TLS, where only the TLS stream can write).
@@ -125,7 +124,7 @@ struct Prepared {
 /// `header_timeout`. `None` when the connection ended or timed out (a 408 was sent).
 async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepared> {
     let snap = app.shared.load_full();
-    let header_timeout = snap.limits.header_timeout;
+    let limits = snap.limits;
     let Some(tls) = snap.tls.clone() else {
         let peer = Peer { addr, tls: false };
         let raw = stream
@@ -133,23 +132,24 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
             .try_clone_to_owned()
             .ok()
             .map(std::net::TcpStream::from);
-        let mut prepared = first_head(app, Box::new(stream), peer, header_timeout).await?;
+        let mut prepared = first_head(app, Box::new(stream), peer, limits).await?;
         prepared.raw = raw;
         return Some(prepared);
     };
     drop(snap);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let tls_stream = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
-            return None;
-        }
-        Err(_) => {
-            tracing::debug!(peer = %addr, "TLS handshake timed out");
-            return None;
-        }
-    };
+    let tls_stream =
+        match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %addr, "TLS handshake timed out");
+                return None;
+            }
+        };
     let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
     let peer = Peer { addr, tls: true };
     if h2 {
@@ -157,35 +157,38 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
         return Some(Prepared {
             io,
             peer,
-            header_timeout,
+            limits,
             h2: true,
             raw: None,
         });
     }
-    first_head(app, Box::new(tls_stream), peer, header_timeout).await
+    first_head(app, Box::new(tls_stream), peer, limits).await
 }
 
 /// Waits for the first request head (or an HTTP/2 preface).
-async fn first_head(
-    app: &App,
-    stream: BoxIo,
-    peer: Peer,
-    header_timeout: Duration,
-) -> Option<Prepared> {
-    match read_head(stream, header_timeout).await {
+async fn first_head(app: &App, stream: BoxIo, peer: Peer, limits: Limits) -> Option<Prepared> {
+    let head = HeadLimits {
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
+    };
+    match read_head(stream, limits.header_timeout, head).await {
         Ok(Head::Ready(rewind)) => {
             let h2 = rewind.starts_with(H2_PREFACE);
             Some(Prepared {
                 io: rewind,
                 peer,
-                header_timeout,
+                limits,
                 h2,
                 raw: None,
             })
         }
         Ok(Head::Closed) => None,
         Ok(Head::TimedOut) => {
-            head_timed_out(app, peer, header_timeout);
+            head_timed_out(app, peer, limits.header_timeout);
+            None
+        }
+        Ok(Head::Refused(refusal)) => {
+            answered_early(app, peer, refusal.status().as_u16(), refusal.as_str());
             None
         }
         Err(e) => {
@@ -201,51 +204,59 @@ fn head_timed_out(app: &App, peer: Peer, header_timeout: Duration) {
     app.metrics.request("", "timeout", header_timeout);
 }
 
-async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
+async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher, stop: watch::Receiver<bool>) {
     let Prepared {
         io,
         peer,
-        header_timeout,
+        limits,
         h2,
         raw,
     } = prepared;
-    let bytes_read = io.bytes_read();
-    let done_at = Arc::new(AtomicU64::new(0));
-    let (app2, read, done) = (app.clone(), bytes_read.clone(), done_at.clone());
+    let status = io.status();
+    let close = Arc::new(Notify::new());
+    let (app2, close2) = (app.clone(), close.clone());
     let service = service_fn(move |req| {
-        let (app, read, done) = (app2.clone(), read.clone(), done.clone());
+        let (app, close) = (app2.clone(), close2.clone());
         async move {
-            let resp = crate::serve::proxy::handle(app, peer, req).await;
-            // The whole body has been read by now: later bytes belong to the next head.
-            done.store(read.load(Ordering::Relaxed), Ordering::Relaxed);
+            let mut resp = crate::serve::proxy::handle(app, peer, req).await;
+            // An answer that ends an HTTP/1.1 connection (413, 408) ends an HTTP/2 one with
+            // GOAWAY, where `connection` is not a header.
+            if h2 {
+                if let Ok(r) = &mut resp {
+                    if r.headers_mut().remove(http::header::CONNECTION).is_some() {
+                        close.notify_one();
+                    }
+                }
+            }
             resp
         }
     });
     // The protocol is known here (ALPN, or the HTTP/2 preface in the first bytes), so the
     // connection future holds one protocol's state, not hyper-util's auto enum of both.
     let result = if h2 {
-        let mut builder = http2::Builder::new(TokioExecutor::new());
-        builder.timer(TokioTimer::new());
-        watcher
-            .watch(builder.serve_connection(TokioIo::new(io), service))
-            .await
+        let conn = h2_builder(&limits).serve_connection(TokioIo::new(io), service);
+        let result = drive_h2(conn, &close, stop, |c| c.graceful_shutdown()).await;
+        drop(watcher);
+        result
     } else {
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
-            .keep_alive(true);
-        watcher
-            .watch(builder.serve_connection(TokioIo::new(io), service))
-            .await
+        let conn = h1_builder(&limits).serve_connection(TokioIo::new(io), service);
+        watcher.watch(conn).await
     };
+    if let Some(refusal) = status.refused_head() {
+        // hyper ended on the refused head; its answer went out on the stream's shutdown.
+        if let (false, Some(mut raw)) = (status.answered(), raw.as_ref()) {
+            let answer = crate::serve::rewind::raw_error(refusal.status(), refusal.phrase());
+            let _ = std::io::Write::write_all(&mut raw, &answer);
+        }
+        answered_early(&app, peer, refusal.status().as_u16(), refusal.as_str());
+        return;
+    }
     match result {
         Ok(()) => {}
         Err(e) if e.is_timeout() => {
             // hyper closes on a slow head without a response; a half-sent head gets its 408
             // here (an idle keep-alive connection just closes).
-            let partial = bytes_read.load(Ordering::Relaxed) > done_at.load(Ordering::Relaxed);
-            if partial {
+            if status.partial() {
                 if let Some(mut raw) = raw {
                     let _ = std::io::Write::write_all(
                         &mut raw,
@@ -255,8 +266,13 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher) {
                         ),
                     );
                 }
-                head_timed_out(&app, peer, header_timeout);
+                head_timed_out(&app, peer, limits.header_timeout);
             }
+        }
+        Err(e) if e.is_parse() || e.is_parse_status() => {
+            // The framing layer checks every head first, so this is hyper refusing what it
+            // passed: still an answer (hyper wrote it), so still counted and logged.
+            answered_early(&app, peer, 400, &e.to_string());
         }
         Err(e) => tracing::debug!(peer = %peer.addr, error = %e, "connection ended with an error"),
     }

@@ -34,6 +34,7 @@ pub mod mechanism;
 pub mod paypal;
 pub mod pinned;
 pub mod plivo;
+pub mod precheck;
 pub mod privkey;
 pub mod pubkey;
 pub mod pusher;

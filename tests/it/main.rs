@@ -1,16 +1,21 @@
 //! Integration tests: one binary (`cargo test --test it`), one module per concern.
 
+mod admission;
 mod any;
 mod catalogue;
+mod child;
 mod cli;
 mod config_errors;
 mod demo;
 mod fetched;
 mod forward;
+mod framing;
+mod h2_abuse;
 mod handshake_config;
 mod handshake_modes;
 mod handshake_vectors;
 mod handshakes;
+mod inputs;
 mod layout;
 mod limits;
 mod logs;
@@ -18,6 +23,7 @@ mod metrics;
 mod misc_keys;
 mod misc_schemes;
 mod net;
+mod props;
 mod pubkey;
 mod pubkey_keys;
 mod pubkey_proxy;
@@ -32,6 +38,7 @@ mod sdk;
 mod sdk_pubkey;
 mod sdk_urlbody;
 mod shutdown;
+mod slow;
 mod support;
 mod tls;
 mod urlbody;

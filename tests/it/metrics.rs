@@ -326,7 +326,7 @@ async fn counters_move_by_exactly_one_per_request_for_each_outcome_and_reason() 
     // Body slower than body_timeout: the route is known, nothing was verified.
     let answer = raw(
         &proxy,
-        b"POST /gh HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\nabc",
+        format!("POST /gh HTTP/1.1\r\nhost: t\r\nx-hub-signature-256: sha256={}\r\ncontent-length: 10\r\n\r\nabc", "0".repeat(64)).as_bytes(),
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");

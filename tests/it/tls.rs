@@ -190,3 +190,57 @@ async fn plain_http_to_the_tls_port_fails_at_once_and_serving_continues() {
         .unwrap();
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A raw TLS connection (ALPN `http/1.1`) trusting the test CA in `certs`.
+async fn raw_tls(certs: &Path, proxy: &Proxy) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(certs.join("ca.crt")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = TcpStream::connect(proxy.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await.unwrap()
+}
+
+#[tokio::test]
+async fn over_tls_a_smuggled_second_head_is_refused_after_the_first_answer() {
+    use tokio::io::AsyncReadExt;
+    let up = Upstream::start().await;
+    let (proxy, certs) = tls_proxy(&up.url(), false).await;
+    let sig: String = proxy
+        .sign("gh", None, b"{}", now_s())
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
+    let good = format!("POST /hook HTTP/1.1\r\nHost: h\r\n{sig}Content-Length: 2\r\n\r\n{{}}");
+    let smuggled = format!("POST /hook HTTP/1.1\r\nHost: h\r\n{sig}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    let mut tls = raw_tls(certs.path(), &proxy).await;
+    tls.write_all(format!("{good}{smuggled}").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), tls.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("HTTP/1.1 400 Bad Request"), "{text}");
+    assert!(text.ends_with(r#"{"error":"bad request"}"#), "{text}");
+    assert_eq!(up.count(), 1);
+    // And as the first head on a TLS connection.
+    let mut tls = raw_tls(certs.path(), &proxy).await;
+    tls.write_all(b"POST /hook HTTP/1.1\nHost: h\n\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), tls.read_to_end(&mut got)).await;
+    assert!(
+        got.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(up.count(), 1);
+}
