@@ -364,3 +364,33 @@ fn a_route_tolerance_overrides_a_providers_own_window() {
     let snap = load_yaml(&yaml);
     assert_eq!(snap.routes[0].checks[0].tolerance_ms, 120_000);
 }
+
+#[test]
+fn every_id_of_contract_section_9_3_is_a_catalogue_scheme() {
+    let contract = include_str!("../../docs/contract.md");
+    let section = contract
+        .split("### 9.3 The ids")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("section 9.3");
+    let list = section
+        .split("before they are built")
+        .nth(1)
+        .expect("the id list");
+    let list = list.split_once("\n\n").map_or(list, |(_, rest)| rest);
+    let ids: Vec<&str> = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(ids.len(), 119, "{ids:?}");
+    let missing: Vec<&&str> = ids
+        .iter()
+        .filter(|id| catalogue::find(id).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "contract ids without a catalogue row: {missing:?}"
+    );
+}
