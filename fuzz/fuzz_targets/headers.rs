@@ -25,10 +25,10 @@ fn checks() -> &'static [Check] {
              separator: \",\", timestamp_header: x-timestamp, \
              payload: \"{timestamp}.{method}.{path}.{header:x-id}.{body}\"";
         let mut out = Vec::new();
-        for name in hookguard::verify::scheme::SchemeName::NAMES {
+        for name in hookguard::verify::catalogue::ids() {
             for extra in ["", generic] {
                 let yaml = format!(
-                    "listen: \"127.0.0.1:0\"\nroutes:\n  - name: r\n    path: /\n    upstream: http://127.0.0.1:1\n    verify: {{scheme: {name}, secrets: [{{id: a, value: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}}], {extra}}}\n"
+                    "listen: \"127.0.0.1:0\"\nroutes:\n  - name: r\n    path: /\n    upstream: http://127.0.0.1:1\n    public_url: https://hooks.example.com\n    verify: {{scheme: {name}, secrets: [{{id: a, value: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}}], {extra}}}\n"
                 );
                 let file = std::path::Path::new("/nonexistent/fuzz.yaml");
                 let Ok(config) = hookguard::config::parse(&yaml, file) else {
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         body,
     };
     for check in checks() {
-        let verdict = verify::verify_check(check, &req, 300_000, NOW_MS);
+        let verdict = verify::verify_check(check, &req, NOW_MS);
         assert!(
             verdict.is_err(),
             "verified without the key: {:?}",

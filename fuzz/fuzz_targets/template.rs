@@ -4,7 +4,7 @@
 #![no_main]
 
 use hookguard::verify::mac::Algorithm;
-use hookguard::verify::scheme::{parse_template, Encoding, HmacSpec, Part, PrefixRule, SigFormat};
+use hookguard::verify::scheme::{parse_template, Encoding, Part, PrefixRule, SigFormat, SigSpec};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -20,17 +20,19 @@ fuzz_target!(|data: &[u8]| {
     };
     let rest = data.get(split + 1..).unwrap_or(&[]);
     let (headers, body) = common::request(rest);
-    let spec = HmacSpec {
+    let spec = SigSpec {
         algorithm: Algorithm::Sha256,
         encoding: Encoding::Hex,
         sig: SigFormat::List {
-            header: http::HeaderName::from_static("x-signature"),
+            headers: vec![http::HeaderName::from_static("x-signature")],
             separator: None,
             prefix: None,
             prefix_rule: PrefixRule::Optional,
         },
         timestamp: None,
+        id_header: None,
         payload,
+        public_url: "https://hooks.example.com".into(),
     };
     let req = hookguard::verify::Request {
         method: "POST",
@@ -40,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let signed = hookguard::verify::payload(&spec, &req, "1", "id");
     if let Ok(parts) = signed {
-        assert_eq!(parts.len(), spec.payload.len());
+        // `{url}` is two slices (public_url, then path and query).
+        let urls = spec.payload.iter().filter(|p| **p == Part::Url).count();
+        assert_eq!(parts.len(), spec.payload.len() + urls);
     }
     // Rendering the parsed template and parsing it again gives the same parts.
     if let Some(text) = render(&spec.payload) {
