@@ -244,7 +244,8 @@ pub async fn forward(
     Ok(Response::from_parts(parts, body.boxed()))
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and every source under it, `: `-joined, for a log line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

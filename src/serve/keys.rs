@@ -22,6 +22,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::serve::forward::error_chain;
 use crate::verify::certs::{self, KeyError, PublicKey};
 use crate::verify::fetched::{KeyKind, KeyWant, Keys};
 use crate::verify::fetched_verify;
@@ -335,17 +336,6 @@ fn roots_from_env() -> RootCertStore {
         tracing::error!(file = %path.to_string_lossy(), "SSL_CERT_FILE holds no certificate: provider keys cannot be fetched");
     }
     roots
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
