@@ -275,7 +275,6 @@ mod tests {
         let verified = Verified {
             secret_ids: vec!["a".into(), "b".into()],
             tried: vec![],
-            signature: None,
         };
         let permit = Permit::new(Mode::Enforce, Ok(verified)).expect("verified");
         assert!(permit.verified());

@@ -252,7 +252,7 @@ async fn serve(
     if let Some(done) = sns_confirm::answer(app, route, &verdict, &request).await {
         return Ok(answered(app, route, outcome, done));
     }
-    let key = replay_key(route, &verdict, &parts.headers, outcome)?;
+    let key = replay_key(route, &verdict, &request, outcome)?;
     let permit = match handshake::after_verify(app, route, &request, verdict, now) {
         Next::Forward(permit) => permit,
         Next::Rejected(rejected) => return Err(ProxyError::Rejected(rejected)),
@@ -298,13 +298,13 @@ async fn serve(
 fn replay_key(
     route: &Route,
     verdict: &Result<Verified, Rejected>,
-    headers: &http::HeaderMap,
+    request: &verify::Request<'_>,
     outcome: &mut Outcome,
 ) -> Result<Option<replay::Key>, ProxyError> {
-    let (Some(cfg), Ok(verified)) = (&route.replay, verdict) else {
+    let (Some(cfg), Ok(_)) = (&route.replay, verdict) else {
         return Ok(None);
     };
-    let key = replay::key(cfg, &route.checks, verified, headers)?;
+    let key = replay::key(cfg, &route.checks, request)?;
     outcome.replay_key = Some(key.kind.as_str());
     if let Some(id) = &key.id {
         outcome.delivery_id = id.clone();

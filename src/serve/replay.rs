@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::replay::{Replay, ReplayKey, Store as StoreSpec};
@@ -23,7 +22,7 @@ use crate::config::snapshot::{Route, Snapshot};
 use crate::serve::metrics::{Metrics, ReplayHealth};
 use crate::serve::replay_memory::MemoryStore;
 use crate::serve::replay_redis::{Found, RedisStore, StoreError};
-use crate::verify::{extract, Check, Verified};
+use crate::verify::{extract, signed_digest, Check, Request};
 
 /// Where a key came from: the request log names it (never the key itself for a signature).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,19 +61,21 @@ pub struct Key {
 #[error("replay key header `{0}` is missing or sent more than once")]
 pub struct KeyMissing(pub String);
 
-/// The key of a verified request under `replay`, from the route's `checks`.
-pub fn key(
-    replay: &Replay,
-    checks: &[Check],
-    verified: &Verified,
-    headers: &HeaderMap,
-) -> Result<Key, KeyMissing> {
+/// The key of a verified request `req` under `replay`, from the route's `checks`. The
+/// signature digest is computed only when the key needs it.
+pub fn key(replay: &Replay, checks: &[Check], req: &Request<'_>) -> Result<Key, KeyMissing> {
+    let headers = req.headers;
     let from_header = |name: &http::HeaderName, kind| match extract::single(headers, name) {
         Ok(Some(v)) if !v.is_empty() => Ok(Some(id_key(kind, v))),
         Ok(_) => Ok(None),
         Err(_) => Err(KeyMissing(name.to_string())),
     };
-    let signature = || verified.signature.map(sig_key);
+    let signature = || {
+        checks
+            .first()
+            .and_then(|c| signed_digest(c, req))
+            .map(sig_key)
+    };
     let delivery = checks.first().map_or(&[][..], |c| &c.delivery_id[..]);
     match &replay.key {
         ReplayKey::Header(name) => {

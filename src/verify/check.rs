@@ -191,10 +191,6 @@ pub struct Verified {
     pub secret_ids: Vec<Arc<str>>,
     /// Every check that ran, options of `any:` included.
     pub tried: Vec<Tried>,
-    /// [`signed_digest`] of the first check: replay protection's key when no delivery id
-    /// identifies the delivery. `None` when the first check carries no per-delivery signature
-    /// (`api-key`, `basic`, tokens).
-    pub signature: Option<[u8; 32]>,
 }
 
 /// A rejection: which check failed and why, plus the checks that passed before it.
@@ -237,12 +233,7 @@ pub fn verify_keyed(
             }
         }
     }
-    let signature = checks.first().and_then(|c| signed_digest(c, req));
-    Ok(Verified {
-        secret_ids,
-        tried,
-        signature,
-    })
+    Ok(Verified { secret_ids, tried })
 }
 
 /// SHA-256 of what the first check's signature covers (never of a secret): replay protection's

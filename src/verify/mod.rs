@@ -52,7 +52,8 @@ pub mod urlsign;
 pub mod worldpay;
 
 pub use check::{
-    decode, encode, parse_timestamp, payload, verify, verify_check, verify_check_keyed,
-    verify_keyed, Check, CheckKind, CompiledSecret, Rejected, Request, Tried, Verified,
+    decode, encode, parse_timestamp, payload, signed_digest, verify, verify_check,
+    verify_check_keyed, verify_keyed, Check, CheckKind, CompiledSecret, Rejected, Request, Tried,
+    Verified,
 };
 pub use reason::Reason;
