@@ -5,6 +5,7 @@
 use http::{HeaderMap, HeaderName};
 
 use crate::verify::mac::Algorithm;
+use crate::verify::pubkey::KeyAlg;
 use crate::verify::scheme::{Encoding, Part, PrefixRule, SigFormat, SigSpec, TsUnit};
 use crate::verify::{Check, CheckKind, Reason};
 
@@ -29,7 +30,11 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
     };
     match &check.kind {
         CheckKind::Hmac(spec) | CheckKind::PublicKey { spec, .. } => {
-            for (name, what) in spec_headers(spec) {
+            let public = match &check.kind {
+                CheckKind::PublicKey { alg, .. } => Some(*alg),
+                _ => None,
+            };
+            for (name, what) in spec_headers(spec, public) {
                 out.push(format!("header `{name}`: {what}; here {}", seen(&name)));
             }
             out.push(format!("signed bytes: {}", template(spec)));
@@ -94,8 +99,8 @@ pub fn expectations(check: &Check, headers: &HeaderMap) -> Vec<String> {
 }
 
 /// The headers a signature scheme reads, each with what it expects there.
-fn spec_headers(spec: &SigSpec) -> Vec<(HeaderName, String)> {
-    let sig = signature_text(spec);
+fn spec_headers(spec: &SigSpec, public: Option<KeyAlg>) -> Vec<(HeaderName, String)> {
+    let sig = signature_text(spec, public);
     let mut out = Vec::new();
     match &spec.sig {
         SigFormat::List {
@@ -164,12 +169,16 @@ fn spec_headers(spec: &SigSpec) -> Vec<(HeaderName, String)> {
     out
 }
 
-fn signature_text(spec: &SigSpec) -> String {
-    let alg = match spec.algorithm {
-        Algorithm::Sha1 => "HMAC-SHA1",
-        Algorithm::Sha256 => "HMAC-SHA256",
-        Algorithm::Sha512 => "HMAC-SHA512",
-        Algorithm::Sha256KeyPrefix => "SHA-256 of secret and body",
+/// How a signature is written: its encoding and what makes it (an HMAC, or the sender's
+/// private key for a public-key check).
+fn signature_text(spec: &SigSpec, public: Option<KeyAlg>) -> String {
+    let alg = match (public, spec.algorithm) {
+        (Some(KeyAlg::Ed25519), _) => "Ed25519 signature",
+        (Some(KeyAlg::EcdsaP256), _) => "ECDSA P-256 signature",
+        (None, Algorithm::Sha1) => "HMAC-SHA1",
+        (None, Algorithm::Sha256) => "HMAC-SHA256",
+        (None, Algorithm::Sha512) => "HMAC-SHA512",
+        (None, Algorithm::Sha256KeyPrefix) => "SHA-256 of secret and body",
     };
     let enc = match spec.encoding {
         Encoding::HexLower => "lowercase hex",
@@ -235,5 +244,21 @@ mod tests {
         twice.append("x-hub-signature-256", "a".parse().expect("value"));
         twice.append("x-hub-signature-256", "b".parse().expect("value"));
         assert!(expectations(&github(), &twice)[0].ends_with("on 2 lines (must be one)"));
+    }
+
+    #[test]
+    fn a_public_key_check_is_explained_as_the_senders_signature_not_an_hmac() {
+        let row = crate::verify::catalogue::find("discord").expect("discord row");
+        let check = Check {
+            kind: CheckKind::PublicKey {
+                spec: row.spec().expect("spec"),
+                alg: KeyAlg::Ed25519,
+            },
+            ..github()
+        };
+        let lines = expectations(&check, &HeaderMap::new());
+        assert!(lines[0].contains("`x-signature-ed25519`"), "{lines:?}");
+        assert!(lines[0].contains("hex Ed25519 signature"), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("HMAC")), "{lines:?}");
     }
 }
