@@ -162,40 +162,27 @@ fn sign_refuses_a_missing_or_mismatched_private_key_with_exit_64() {
         text(&out).1
     );
     let p256 = file.write("p256.pem", sender("sendgrid").pem.as_bytes());
-    let out = hookguard(&[
-        "sign",
-        "--config",
-        &cfg,
-        "--route",
-        "r",
-        "--private-key",
-        p256.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(64));
-    assert!(
-        text(&out).1.contains("verifies ed25519 signatures"),
-        "{}",
-        text(&out).1
-    );
     let public = file.write(
         "public.pem",
         b"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n",
     );
-    let out = hookguard(&[
-        "sign",
-        "--config",
-        &cfg,
-        "--route",
-        "r",
-        "--private-key",
-        public.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(64));
-    assert!(
-        text(&out).1.contains("is not a PKCS#8 PEM private key"),
-        "{}",
-        text(&out).1
-    );
+    for (key, said) in [
+        (&p256, "verifies ed25519 signatures"),
+        (&public, "is not a PKCS#8 PEM private key"),
+    ] {
+        let key = key.to_str().unwrap();
+        let out = hookguard(&[
+            "sign",
+            "--config",
+            &cfg,
+            "--route",
+            "r",
+            "--private-key",
+            key,
+        ]);
+        assert_eq!(out.status.code(), Some(64), "{key}");
+        assert!(text(&out).1.contains(said), "{}", text(&out).1);
+    }
 }
 
 #[test]
