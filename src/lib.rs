@@ -88,6 +88,7 @@
 //!     the header-only verdict.
 //!   - `proxy`: route, body limits, verify, and the one error-to-status map.
 //!   - `handshake`: the proxy's two handshake hooks (before the body, after verification).
+//!   - `hangup`: notices an HTTP/1.1 client that left while its request waits.
 //!   - `forward`: header hygiene and the pooled upstream client.
 //!   - `replay`: replay keys, the stores kept across reloads, claim and keep-or-release.
 //!   - `replay_memory`, `replay_redis`: the per-route memory store; the Redis store with one

@@ -22,7 +22,7 @@ pub struct RequestLabels {
     /// Route name, empty when no route matched.
     pub route: String,
     /// forwarded, handshake, rejected, too_large, timeout, no_route, upstream_error,
-    /// upstream_timeout, duplicate, replay_unavailable, cut_off, bad_request, forbidden,
+    /// upstream_timeout, duplicate, replay_unavailable, cut_off, client_closed, bad_request, forbidden,
     /// overloaded.
     pub outcome: &'static str,
 }

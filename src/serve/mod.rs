@@ -13,6 +13,7 @@ pub mod forward;
 pub mod framer;
 pub mod framing;
 pub mod handshake;
+pub mod hangup;
 pub mod keys;
 pub mod metrics;
 pub mod proxy;

@@ -17,6 +17,7 @@ use crate::serve::admit::{self, Denied};
 use crate::serve::app::App;
 use crate::serve::forward::{self, ForwardError, Marks, Peer, RespBody};
 use crate::serve::handshake::{self, Answered, Next};
+use crate::serve::hangup::Hangup;
 use crate::serve::replay::{self, KeyMissing};
 use crate::serve::replay_redis::{StoreError, STORE_BOUND};
 use crate::serve::sns_confirm;
@@ -58,10 +59,20 @@ pub enum ProxyError {
     /// Shutdown's drain limit cut off a request waiting on the upstream with a replay claim.
     #[error("cut off by shutdown")]
     CutOff,
+    /// The client closed the connection while its delivery, holding a replay claim, waited
+    /// on the upstream: the forward was cancelled and the claim released.
+    #[error("client closed the connection")]
+    ClientClosed,
     /// Turned away before the body was read (`admit`).
     #[error(transparent)]
     Denied(#[from] Denied),
 }
+
+/// nginx's "client closed request": the status logged for a delivery whose client left.
+const CLIENT_CLOSED: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
 
 /// The one status map: error → status, metric outcome, client phrase.
 pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
@@ -100,6 +111,8 @@ pub fn classify(e: &ProxyError) -> (StatusCode, &'static str, &'static str) {
         ),
         ProxyError::ReplayKey(_) => (StatusCode::BAD_REQUEST, "rejected", "replay key missing"),
         ProxyError::CutOff => (StatusCode::SERVICE_UNAVAILABLE, "cut_off", "shutting down"),
+        // nginx's 499: logged and counted, never seen by the client that left.
+        ProxyError::ClientClosed => (CLIENT_CLOSED, "client_closed", "client closed"),
     }
 }
 
@@ -177,13 +190,14 @@ pub async fn handle(
     app: Arc<App>,
     peer: Peer,
     req: Request<Incoming>,
+    hangup: &Hangup,
 ) -> Result<Response<RespBody>, Infallible> {
     let start = Instant::now();
     let snap = app.shared.load_full();
     let request_id = client_request_id(req.headers()).unwrap_or_else(|| app.next_request_id());
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let mut outcome = Outcome::default();
-    let result = serve(&app, &snap, peer, req, &request_id, &mut outcome).await;
+    let result = serve(&app, &snap, peer, req, &request_id, &mut outcome, hangup).await;
     let (resp, label, error) = match result {
         Ok(resp) => (resp, outcome.label.unwrap_or("forwarded"), None),
         Err(e) => (error_response(&e), classify(&e).1, Some(e.to_string())),
@@ -209,6 +223,7 @@ async fn serve(
     req: Request<Incoming>,
     request_id: &str,
     outcome: &mut Outcome,
+    hangup: &Hangup,
 ) -> Result<Response<RespBody>, ProxyError> {
     admit::check_head(&req)?;
     let host = request_host(&req);
@@ -274,10 +289,12 @@ async fn serve(
     let started = Instant::now();
     let forwarding = forward::forward(&route.upstream, &marks, parts, body, timeout);
     let result = match &guard {
-        // Shutdown's drain limit ends the wait, so the claim is released, not lost.
+        // Shutdown's drain limit, or the client leaving, ends the wait: the claim is
+        // released, so the sender's retry is delivered rather than met as in flight.
         Some(_) => tokio::select! {
             r = forwarding => r.map_err(ProxyError::from),
             () = app.cut_off_signal() => Err(ProxyError::CutOff),
+            () = hangup.gone() => Err(ProxyError::ClientClosed),
         },
         None => forwarding.await.map_err(ProxyError::from),
     };

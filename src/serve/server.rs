@@ -24,6 +24,7 @@ use crate::serve::conn::{answered_early, drive_h2, h1_builder, h2_builder};
 use crate::serve::forward::Peer;
 use crate::serve::framer::H2_PREFACE;
 use crate::serve::framing::HeadLimits;
+use crate::serve::hangup::Hangup;
 use crate::serve::rewind::{read_head, Head, Rewind};
 
 /// How long in-flight requests may take to finish once shutdown starts.
@@ -118,6 +119,9 @@ struct Prepared {
     /// A second handle on a plain TCP socket, to answer 408 after hyper gives up on a later
     /// request head (`None` over TLS, where only the TLS stream can write).
     raw: Option<std::net::TcpStream>,
+    /// Whether an HTTP/1.1 client left while its request waits (hyper, half-closing, does
+    /// not tell); HTTP/2 cancels the stream itself.
+    hangup: Arc<Hangup>,
 }
 
 /// TLS handshake (when configured) and the first request head, both within
@@ -132,11 +136,14 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
             .try_clone_to_owned()
             .ok()
             .map(std::net::TcpStream::from);
+        let hangup = Hangup::of(&stream);
         let mut prepared = first_head(app, Box::new(stream), peer, limits).await?;
         prepared.raw = raw;
+        prepared.hangup = Arc::new(hangup);
         return Some(prepared);
     };
     drop(snap);
+    let hangup = Hangup::of(&stream);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let tls_stream =
         match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
@@ -160,9 +167,12 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
             limits,
             h2: true,
             raw: None,
+            hangup: Arc::default(),
         });
     }
-    first_head(app, Box::new(tls_stream), peer, limits).await
+    let mut prepared = first_head(app, Box::new(tls_stream), peer, limits).await?;
+    prepared.hangup = Arc::new(hangup);
+    Some(prepared)
 }
 
 /// Waits for the first request head (or an HTTP/2 preface).
@@ -180,6 +190,7 @@ async fn first_head(app: &App, stream: BoxIo, peer: Peer, limits: Limits) -> Opt
                 limits,
                 h2,
                 raw: None,
+                hangup: Arc::default(),
             })
         }
         Ok(Head::Closed) => None,
@@ -211,14 +222,15 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher, stop: watch:
         limits,
         h2,
         raw,
+        hangup,
     } = prepared;
     let status = io.status();
     let close = Arc::new(Notify::new());
     let (app2, close2) = (app.clone(), close.clone());
     let service = service_fn(move |req| {
-        let (app, close) = (app2.clone(), close2.clone());
+        let (app, close, hangup) = (app2.clone(), close2.clone(), hangup.clone());
         async move {
-            let mut resp = crate::serve::proxy::handle(app, peer, req).await;
+            let mut resp = crate::serve::proxy::handle(app, peer, req, &hangup).await;
             // An answer that ends an HTTP/1.1 connection (413, 408) ends an HTTP/2 one with
             // GOAWAY, where `connection` is not a header.
             if h2 {

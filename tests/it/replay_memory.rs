@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::net::*;
 use crate::replay::{assert_duplicate, config, deliver};
@@ -86,7 +86,6 @@ async fn a_failed_verification_never_touches_the_store_even_in_report_only_mode(
 }
 
 #[tokio::test]
-#[ignore = "known gap since the hardening merge: HTTP/1.1 half-close (needed so pipelined answers survive a refused head) means hyper no longer cancels a request whose client went away, so the delivery completes and its claim is kept; see the issue 10 note"]
 async fn a_client_that_hangs_up_mid_delivery_releases_its_claim() {
     let up = Upstream::start_with(StatusCode::OK, Duration::from_millis(300)).await;
     let proxy = Proxy::start(&config(&up.url(), "memory", ""), &[]).await;
@@ -118,6 +117,59 @@ async fn a_client_that_hangs_up_mid_delivery_releases_its_claim() {
     assert_eq!(retry.0, StatusCode::OK);
     assert!(retry.1.get("x-hookguard-duplicate").is_none());
     assert_eq!(up.count(), 2);
+    let metrics = proxy.metrics().await;
+    let closed = metric_value(
+        &metrics,
+        "hookguard_requests_total",
+        &[("route", "gh"), ("outcome", "client_closed")],
+    );
+    assert_eq!(closed, 1.0, "{metrics}");
+}
+
+#[tokio::test]
+async fn a_pipelined_request_is_not_taken_for_a_hang_up() {
+    let up = Upstream::start_with(StatusCode::OK, Duration::from_millis(300)).await;
+    let proxy = Proxy::start(&config(&up.url(), "memory", ""), &[]).await;
+    let request = |id: &str| {
+        let mut raw = format!(
+            "POST /hook HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nx-github-delivery: {id}\r\n"
+        );
+        for (name, value) in &proxy.sign("gh", None, b"{}", now_s()) {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        raw + "\r\n{}"
+    };
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream.write_all(request("d-1").as_bytes()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while up.count() == 0 {
+        assert!(Instant::now() < deadline, "never forwarded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The second request lands while the first waits on the upstream with its claim.
+    stream.write_all(request("d-2").as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    while String::from_utf8_lossy(&got)
+        .matches("HTTP/1.1 200")
+        .count()
+        < 2
+    {
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(up.count(), 2);
+    let metrics = proxy.metrics().await;
+    let closed = metric_value(
+        &metrics,
+        "hookguard_requests_total",
+        &[("route", "gh"), ("outcome", "client_closed")],
+    );
+    assert_eq!(closed, 0.0, "{metrics}");
 }
 
 #[test]
