@@ -87,6 +87,10 @@ struct Opts {
     /// The hookguard binary (default: the one cargo built for this bench).
     #[arg(long)]
     hookguard: Option<PathBuf>,
+    /// A second hookguard binary (an earlier build), run as `hookguard-base` wherever
+    /// `hookguard` runs, alternating with it: an A/B pair measured in one run.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Output directory (default: target/load).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -121,6 +125,7 @@ fn main() -> Result<()> {
         dir: dir.path().to_path_buf(),
         upstream: upstream::spawn()?,
         hookguard: opts.hookguard.clone().unwrap_or_else(default_hookguard),
+        baseline: opts.baseline.clone(),
         cert: payload::write_cert(dir.path())?,
         workers,
         clk_tck: procs::clk_tck(),

@@ -28,6 +28,8 @@ pub enum Target {
     HookguardReplayMemory,
     /// hookguard as `Hookguard`, with `replay:` on the harness's redis-server.
     HookguardReplayRedis,
+    /// `--baseline`: another hookguard build, same config, for an A/B pair in one run.
+    HookguardBase,
 }
 
 impl Target {
@@ -41,6 +43,7 @@ impl Target {
             Target::HaproxyVerify => "haproxy-verify",
             Target::HookguardReplayMemory => "hookguard-replay-memory",
             Target::HookguardReplayRedis => "hookguard-replay-redis",
+            Target::HookguardBase => "hookguard-base",
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct Ctx {
     pub upstream: u16,
     /// The hookguard binary.
     pub hookguard: PathBuf,
+    /// `--baseline`: a second hookguard binary, run as `hookguard-base` beside `hookguard`.
+    pub baseline: Option<PathBuf>,
     /// The shared certificate.
     pub cert: Cert,
     /// Worker threads or processes each proxy gets.
@@ -100,13 +105,20 @@ pub fn start(ctx: &Ctx, target: Target, setup: Setup) -> Result<Started> {
                 ..started
             })
         }
-        Target::Hookguard | Target::HookguardReplayMemory | Target::HookguardReplayRedis => {
+        Target::Hookguard
+        | Target::HookguardReplayMemory
+        | Target::HookguardReplayRedis
+        | Target::HookguardBase => {
             let admin = free_port()?;
             let path = ctx.dir.join("hookguard.yaml");
             let mut text = hookguard_config(ctx, port, admin, setup.tls, false);
             text += &replay_config(ctx, target)?;
             write_atomic(&path, &text)?;
-            let mut cmd = Command::new(&ctx.hookguard);
+            let binary = match (target, &ctx.baseline) {
+                (Target::HookguardBase, Some(base)) => base,
+                _ => &ctx.hookguard,
+            };
+            let mut cmd = Command::new(binary);
             cmd.arg("run")
                 .arg("--config")
                 .arg(&path)

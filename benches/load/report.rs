@@ -192,6 +192,7 @@ pub fn markdown(r: &Results) -> String {
     );
     md += &crate::summary::medians_table(r);
     md += &crate::summary::ratios_table(r);
+    md += &crate::summary::ab_table(r);
     md += &crate::summary::replay_table(r);
     md += &crate::summary::memory_and_reload(r);
     md += &crate::summary::targets(r);

@@ -53,6 +53,20 @@ pub struct Scenario {
     pub targets: &'static [Target],
 }
 
+impl Scenario {
+    /// The scenario's targets, with `hookguard-base` after `hookguard` when `baseline`
+    /// (`--baseline`), so that an A/B pair alternates within every round.
+    pub fn targets_with(&self, baseline: bool) -> Vec<Target> {
+        let mut targets = self.targets.to_vec();
+        if baseline {
+            if let Some(at) = targets.iter().position(|t| *t == Target::Hookguard) {
+                targets.insert(at + 1, Target::HookguardBase);
+            }
+        }
+        targets
+    }
+}
+
 const ALL: &[Target] = &[Direct, Hookguard, Nginx, Haproxy, HaproxyVerify];
 const REPLAY: &[Target] = &[Hookguard, HookguardReplayMemory, HookguardReplayRedis];
 const KIB: usize = 1024;
@@ -107,8 +121,9 @@ impl Runner<'_> {
         for round in 1..=rounds {
             // Each round starts with the next target: whichever runs first in a round (after
             // the previous round's last, or on a machine still warming up) is not always the same.
-            let n = sc.targets.len();
-            let order = (0..n).map(|i| sc.targets[(i + round - 1) % n]);
+            let targets = sc.targets_with(self.ctx.baseline.is_some());
+            let n = targets.len();
+            let order = (0..n).map(|i| targets[(i + round - 1) % n]);
             for target in order {
                 if self.skipped.contains_key(&target) {
                     continue;

@@ -1,4 +1,4 @@
-//! Forwarding a request to the upstream through one pooled client shared by all requests:
+//! Forwarding a request to the upstream over this worker's pooled connections (`pool`):
 //! path, query and body unchanged; hop-by-hop headers and client-sent copies of the headers
 //! hookguard sets removed; hookguard's own headers added; the answer streamed back.
 
@@ -9,20 +9,16 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::BodyExt;
 
 use crate::config::snapshot::Upstream;
 use crate::config::Mode;
+use crate::serve::pool;
+pub use crate::serve::pool::{error_chain, UpBody};
 use crate::verify::{Rejected, Verified};
 
 /// The body type of every response hookguard sends.
 pub type RespBody = BoxBody<Bytes, hyper::Error>;
-
-/// The pooled upstream client (http and https via rustls).
-pub type Client = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Why forwarding failed; mapped to 502 or 504 in one place (`proxy::error_response`).
 #[derive(Debug, thiserror::Error)]
@@ -33,36 +29,6 @@ pub enum ForwardError {
     /// No answer within `upstream_timeout`.
     #[error("upstream did not answer within {0:?}")]
     Timeout(Duration),
-}
-
-thread_local! {
-    /// One pooled client per worker thread: a worker's requests reuse the upstream
-    /// connections its own runtime drives, so no request waits on another thread's wakeup.
-    static CLIENT: Client = client();
-}
-
-/// Builds a pooled client. Upstream TLS trusts the system roots (rustls-native-certs, which
-/// honours `SSL_CERT_FILE` and `SSL_CERT_DIR`).
-pub fn client() -> Client {
-    let builder = hyper_rustls::HttpsConnectorBuilder::new();
-    let builder = match builder.with_native_roots() {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "no system CA roots: https upstreams will fail");
-            let empty = rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty)
-        }
-    };
-    let connector = builder
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .build();
-    HyperClient::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector)
 }
 
 /// The connection hookguard accepted: the only source of `x-forwarded-*`.
@@ -221,39 +187,32 @@ pub async fn forward(
     upstream: &Upstream,
     marks: &Marks<'_>,
     mut parts: http::request::Parts,
-    body: Bytes,
+    body: UpBody,
     timeout: Duration,
 ) -> Result<Response<RespBody>, ForwardError> {
     upstream_headers(&mut parts.headers, marks);
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = Uri::builder()
-        .scheme(upstream.scheme.clone())
-        .authority(upstream.authority.clone())
-        .path_and_query(path)
-        .build()
-        .map_err(|e| ForwardError::Connect(e.to_string()))?;
+    // Origin-form, as HTTP/1.1 to an origin server is sent; `Host` is the client's, or the
+    // upstream's authority when the client sent none (HTTP/2's `:authority` is not a header).
+    let path = match parts.uri.path_and_query() {
+        Some(p) if p.as_str() != "/" => Uri::from(p.clone()),
+        _ => Uri::from_static("/"),
+    };
+    parts.uri = path;
+    if !parts.headers.contains_key(header::HOST) {
+        if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
     parts.version = http::Version::HTTP_11;
-    let req = Request::from_parts(parts, Full::new(body));
-    let resp = match tokio::time::timeout(timeout, CLIENT.with(|c| c.request(req))).await {
+    let req = Request::from_parts(parts, body);
+    let resp = match tokio::time::timeout(timeout, pool::send(upstream, req)).await {
         Err(_) => return Err(ForwardError::Timeout(timeout)),
-        Ok(Err(e)) => return Err(ForwardError::Connect(error_chain(&e))),
+        Ok(Err(e)) => return Err(ForwardError::Connect(e.0)),
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, body.boxed()))
-}
-
-/// An error and every source under it, `: `-joined, for a log line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

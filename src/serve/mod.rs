@@ -16,6 +16,7 @@ pub mod handshake;
 pub mod hangup;
 pub mod keys;
 pub mod metrics;
+pub mod pool;
 pub mod proxy;
 pub mod refusal;
 pub mod replay;

@@ -287,6 +287,7 @@ async fn serve(
     };
     let timeout = snap.limits.upstream_timeout;
     let started = Instant::now();
+    let body = forward::UpBody::new([body]);
     let forwarding = forward::forward(&route.upstream, &marks, parts, body, timeout);
     let result = match &guard {
         // Shutdown's drain limit, or the client leaving, ends the wait: the claim is

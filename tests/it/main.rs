@@ -23,6 +23,7 @@ mod metrics;
 mod misc_keys;
 mod misc_schemes;
 mod net;
+mod pool;
 mod props;
 mod pubkey;
 mod pubkey_keys;
