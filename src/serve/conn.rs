@@ -34,7 +34,10 @@ pub const H2_MAX_LOCAL_ERROR_RESETS: usize = 64;
 
 /// The HTTP/1.1 settings: hyper's header timeout (a slow later head; the first one is read
 /// by `rewind`), keep-alive, header count and buffer never below what `framer` lets through,
-/// and half-close, so that a stream `framer` ended after a refused
+/// responses flattened into one write buffer rather than written with writev (a head and a
+/// small body in one `write`: cheaper than the vectored call for webhook-sized answers;
+/// the upstream client keeps writev, so a large request body is never copied), and
+/// half-close, so that a stream `framer` ended after a refused
 /// head still gets the answers to the requests before it (without it hyper treats the end as
 /// the client leaving and drops a response still being prepared).
 pub fn h1_builder(limits: &Limits) -> http1::Builder {
@@ -43,6 +46,7 @@ pub fn h1_builder(limits: &Limits) -> http1::Builder {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true)
+        .writev(false)
         .half_close(true);
     if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
         builder.max_headers(limits.max_headers);

@@ -169,7 +169,9 @@ impl Framer {
         let n = n.min(self.ready);
         self.held.drain(..n);
         self.ready -= n;
-        if self.held.is_empty() && self.held.capacity() > 16 * 1024 {
+        // An idle keep-alive connection holds nothing here: the few KiB a head took are
+        // given back rather than kept for the next one (one allocation per head instead).
+        if self.held.is_empty() {
             self.held = Vec::new();
         }
     }
