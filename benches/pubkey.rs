@@ -107,6 +107,7 @@ fn bench(c: &mut Criterion) {
             headers.insert(*sig_header, HeaderValue::from_str(sig).expect("ascii"));
             headers.insert(ts_header, HeaderValue::from_static(TS));
             let req = Request {
+                chunks: &[],
                 method: "POST",
                 path: "/",
                 headers: &headers,

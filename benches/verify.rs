@@ -65,6 +65,7 @@ fn bench_verify(c: &mut Criterion) {
             let last = format!("bench-secret-{}", secrets - 1);
             let headers = signed_headers(last.as_bytes(), &body);
             let req = Request {
+                chunks: &[],
                 method: "POST",
                 path: "/",
                 headers: &headers,

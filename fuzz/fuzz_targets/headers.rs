@@ -48,6 +48,7 @@ fn checks() -> &'static [Check] {
 fuzz_target!(|data: &[u8]| {
     let (headers, body) = common::request(data);
     let req = verify::Request {
+        chunks: &[],
         method: "POST",
         path: "/hook?x=1",
         headers: &headers,

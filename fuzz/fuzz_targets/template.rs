@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         public_url: "https://hooks.example.com".into(),
     };
     let req = hookguard::verify::Request {
+        chunks: &[],
         method: "POST",
         path: "/p?q",
         headers: &headers,

@@ -395,6 +395,7 @@ pub fn verify_cmd(
         None => captured.path.as_deref().unwrap_or(default_path),
     };
     let req = Request {
+        chunks: &[],
         method: &captured.method,
         path,
         headers: &captured.headers,

@@ -50,6 +50,7 @@ pub fn before_body<B: hyper::body::Body>(
         return None;
     }
     let request = verify::Request {
+        chunks: &[],
         method: req.method().as_str(),
         path: req.uri().path_and_query().map_or("/", |p| p.as_str()),
         headers: req.headers(),

@@ -248,7 +248,14 @@ async fn serve(
         return Err(Denied::Unsigned(rejected).into());
     }
     let (parts, body) = req.into_parts();
-    let body = read_body(route, snap, &parts.headers, body).await?;
+    let chunks = read_body(route, snap, &parts.headers, body).await?;
+    // A route whose checks only feed the body to an HMAC keeps it as the chunks it came in;
+    // any other gets it whole, copied once when it came in pieces.
+    let (body, chunks) = if route.checks.iter().all(verify::Check::takes_chunks) {
+        (Bytes::new(), chunks)
+    } else {
+        (joined(chunks), Vec::new())
+    };
     let now = app.now();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let request = verify::Request {
@@ -256,6 +263,7 @@ async fn serve(
         path,
         headers: &parts.headers,
         body: &body,
+        chunks: &chunks,
     };
     let keys = app.keys.resolve(&route.checks, &request).await;
     let verdict = verify::verify_keyed(&route.checks, &request, &keys, now);
@@ -287,7 +295,7 @@ async fn serve(
     };
     let timeout = snap.limits.upstream_timeout;
     let started = Instant::now();
-    let body = forward::UpBody::new([body]);
+    let body = forward::UpBody::new(std::iter::once(body).chain(chunks));
     let forwarding = forward::forward(&route.upstream, &marks, parts, body, timeout);
     let result = match &guard {
         // Shutdown's drain limit, or the client leaving, ends the wait: the claim is
@@ -389,13 +397,14 @@ fn record(app: &App, route: &Route, verdict: &Result<Verified, Rejected>, now: i
     }
 }
 
-/// Reads the whole body within the route's size limit and `body_timeout`.
+/// Reads the whole body within the route's size limit and `body_timeout`, as the chunks it
+/// arrived in (trailers are dropped, as before).
 async fn read_body(
     route: &Route,
     snap: &Snapshot,
     headers: &http::HeaderMap,
     body: Incoming,
-) -> Result<Bytes, ProxyError> {
+) -> Result<Vec<Bytes>, ProxyError> {
     let max = route.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -406,12 +415,34 @@ async fn read_body(
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
     let timeout = snap.limits.body_timeout;
-    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+    let collect = async {
+        let mut body = Limited::new(body, limit);
+        let mut chunks = Vec::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                chunks.push(data);
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(chunks)
+    };
+    match tokio::time::timeout(timeout, collect).await {
         Err(_) => Err(ProxyError::BodyTimeout(timeout)),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Ok(chunks)) => Ok(chunks),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ProxyError::TooLarge(max)),
         Ok(Err(e)) => Err(ProxyError::BodyRead(e.to_string())),
     }
+}
+
+/// The body in one buffer: the one chunk as it is, several copied together.
+fn joined(mut chunks: Vec<Bytes>) -> Bytes {
+    if chunks.len() <= 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut whole = bytes::BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for chunk in &chunks {
+        whole.extend_from_slice(chunk);
+    }
+    whole.freeze()
 }
 
 /// The provider's delivery id (the first header its catalogue row names that the request

@@ -116,6 +116,22 @@ pub struct Check {
 }
 
 impl Check {
+    /// Whether this check reads the body only as signed bytes fed to an HMAC by the generic
+    /// engine (or not at all), so it can take the body as the chunks it arrived in
+    /// ([`Request::chunks`]). Providers' own formats, public-key signatures, URL-signed and
+    /// body-embedded schemes, and handshakes need it whole.
+    pub fn takes_chunks(&self) -> bool {
+        self.handshake.is_none()
+            && match &self.kind {
+                CheckKind::Hmac(spec) => !matches!(spec.sig, SigFormat::Mechanism(_)),
+                CheckKind::ApiKey { .. }
+                | CheckKind::Basic
+                | CheckKind::Token { .. } => true,
+                CheckKind::Any(options) => options.iter().all(Check::takes_chunks),
+                _ => false,
+            }
+    }
+
     /// This check with `{url}` rebuilt from another `public_url` (the `--url` a user passes to
     /// `sign` or `verify`); checks that do not sign the URL are returned as they are.
     pub fn rebased(&self, public_url: &str) -> Check {
@@ -611,11 +627,14 @@ pub fn payload<'a>(
     timestamp: &'a str,
     id: &'a str,
 ) -> Result<Vec<&'a [u8]>, Reason> {
-    let mut out = Vec::with_capacity(spec.payload.len() + 1);
+    let mut out = Vec::with_capacity(spec.payload.len() + req.chunks.len() + 1);
     for part in &spec.payload {
         let piece = match part {
             Part::Lit(bytes) => bytes.as_slice(),
-            Part::Body => req.body,
+            Part::Body => {
+                out.extend(req.body_slices());
+                continue;
+            }
             Part::Timestamp => timestamp.as_bytes(),
             Part::Id => id.as_bytes(),
             Part::Method => req.method.as_bytes(),

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::verify::scheme::TsUnit;
@@ -18,8 +19,21 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// All request headers.
     pub headers: &'a HeaderMap,
-    /// The raw body bytes, exactly as received.
+    /// The raw body bytes, exactly as received (empty when `chunks` holds them).
     pub body: &'a [u8],
+    /// The body as the chunks it arrived in, in order, when every check of the route takes
+    /// it in pieces (`Check::takes_chunks`), so a large body is never copied into one
+    /// buffer; then `body` is empty. Empty otherwise.
+    pub chunks: &'a [Bytes],
+}
+
+impl<'a> Request<'a> {
+    /// The body's bytes in order: `chunks` when there are any, else `body`.
+    pub fn body_slices(&self) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let whole = std::iter::once(self.body).filter(|b| !b.is_empty());
+        let chunks: &'a [Bytes] = self.chunks;
+        whole.chain(chunks.iter().map(|c| c.as_ref()))
+    }
 }
 
 /// When a claim says it was signed.

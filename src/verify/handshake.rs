@@ -221,6 +221,7 @@ mod tests {
         report_only: bool,
     ) -> Step {
         let req = Request {
+            chunks: &[],
             method,
             path,
             headers,
@@ -411,6 +412,7 @@ mod tests {
         };
         let none = HeaderMap::new();
         let req = |path| Request {
+            chunks: &[],
             method: "GET",
             path,
             headers: &none,

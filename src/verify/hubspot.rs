@@ -114,6 +114,7 @@ mod tests {
         headers.insert(SIGNATURE, sig.parse().expect("value"));
         headers.insert(TIMESTAMP, "1693657560000".parse().expect("value"));
         let req = Request {
+            chunks: &[],
             method: "POST",
             path: "/webhook_uri",
             headers: &headers,

@@ -57,6 +57,7 @@ pub fn sign_with_key(
 
 fn request<'a>(delivery: &Delivery<'a>) -> Request<'a> {
     Request {
+        chunks: &[],
         method: delivery.method,
         path: delivery.path,
         headers: delivery.headers,

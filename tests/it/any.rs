@@ -35,6 +35,7 @@ fn outcome(pairs: &[(&str, String)], body: &[u8]) -> Result<String, Reason> {
     let snap = load_yaml(&one_route("", MIGRATION));
     let map = headers(pairs);
     let req = Request {
+        chunks: &[],
         method: "POST",
         path: "/hook",
         headers: &map,
@@ -88,6 +89,7 @@ fn an_any_inside_a_list_must_pass_with_the_other_checks() {
     ]);
     let without_key = headers(&[("authorization", basic("sender:old-password"))]);
     let req = |h| Request {
+        chunks: &[],
         method: "POST",
         path: "/hook",
         headers: h,

@@ -92,6 +92,7 @@ fn every_catalogue_vector_gives_its_expected_verdict() {
         let headers = header_map(v);
         let body = body(v);
         let req = Request {
+            chunks: &[],
             method: field(v, "method"),
             path: &path,
             headers: &headers,
@@ -193,6 +194,7 @@ fn verdict(
     path: &str,
 ) -> Result<String, Reason> {
     let req = Request {
+        chunks: &[],
         method: "POST",
         path,
         headers,

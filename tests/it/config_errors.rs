@@ -124,6 +124,7 @@ fn github_with_file(contents: &[u8], key: &[u8]) -> Result<(), Reason> {
     let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     let headers = headers(&[("X-Hub-Signature-256", sig)]);
     let req = hookguard::verify::Request {
+        chunks: &[],
         method: "POST",
         path: "/hook",
         headers: &headers,

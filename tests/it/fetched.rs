@@ -648,6 +648,7 @@ fn each_rejected_vector_fails_for_its_own_reason() {
         let headers = crate::vectors::header_map(v);
         let body = crate::vectors::body(v);
         let req = Request {
+            chunks: &[],
             method: "POST",
             path: &path,
             headers: &headers,

@@ -38,6 +38,7 @@ fn matched(
 ) -> Result<String, Reason> {
     let map = headers(hdrs);
     let req = Request {
+        chunks: &[],
         method: "POST",
         path: "/hook",
         headers: &map,

@@ -89,6 +89,7 @@ fn every_misc_vector_gives_its_expected_verdict_through_the_config_path() {
         let snapshot = load_yaml(&one_route("", &verify_yaml(scheme, &secrets)));
         let (headers, body) = (vector_headers(&v), vector_body(&v));
         let req = Request {
+            chunks: &[],
             method: text(&v, "method"),
             path: text(&v, "path"),
             headers: &headers,
@@ -260,6 +261,7 @@ fn verdict(
 ) -> Result<(), Reason> {
     let map = headers(hdrs);
     let req = Request {
+        chunks: &[],
         method: "POST",
         path: "/hook",
         headers: &map,

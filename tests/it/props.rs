@@ -122,6 +122,7 @@ fn the_header_only_verdict_never_refuses_what_verify_accepts_and_agrees_on_what_
         runner(128)
             .run(&mutated(signed), |headers| {
                 let req = hookguard::verify::Request {
+                    chunks: &[],
                     method: "POST",
                     path: &route.path,
                     headers: &headers,

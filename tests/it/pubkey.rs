@@ -124,6 +124,7 @@ pub fn verdict(
 ) -> Result<String, Reason> {
     let map = headers(pairs);
     let req = Request {
+        chunks: &[],
         method: "POST",
         path: "/hook",
         headers: &map,
@@ -146,6 +147,7 @@ fn every_public_key_catalogue_vector_gives_its_expected_verdict() {
         let snap = load_yaml(&config_for(scheme, v["secrets"].as_array().unwrap(), None));
         let (map, body) = (header_map(&v), body(&v));
         let req = Request {
+            chunks: &[],
             method: field(&v, "method"),
             path: field(&v, "path"),
             headers: &map,

@@ -273,6 +273,7 @@ pub fn check_ms(
     now_ms: i64,
 ) -> Result<Verified, Rejected> {
     let req = Request {
+        chunks: &[],
         method: "POST",
         path: PATH,
         headers,

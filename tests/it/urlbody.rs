@@ -135,6 +135,7 @@ fn verdict(
     now_ms: i64,
 ) -> Result<String, Reason> {
     let req = Request {
+        chunks: &[],
         method: case.method,
         path,
         headers,

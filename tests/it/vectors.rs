@@ -77,6 +77,7 @@ pub fn run(v: &Value, scheme: &str) -> Result<Verified, Rejected> {
         .as_ref()
         .map_or_else(|| field(v, "path"), |u| u.1.as_str());
     let req = hookguard::verify::Request {
+        chunks: &[],
         method: field(v, "method"),
         path,
         headers: &headers,

@@ -273,6 +273,7 @@ fn a_templated_header_method_or_path_changed_or_repeated_rejects() {
     let h = headers(&good);
     for (method, path) in [("PUT", PATH), ("POST", "/hook?x=2"), ("POST", "/hook")] {
         let req = hookguard::verify::Request {
+            chunks: &[],
             method,
             path,
             headers: &h,
