@@ -3,9 +3,10 @@
 //! of series stays bounded whatever senders do.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -103,6 +104,59 @@ pub struct Metrics {
     /// The per-secret and per-check series of the snapshot in force, so that a reload removes
     /// exactly those that went away and touches nothing else.
     exported: Mutex<Exported>,
+    /// The request path's series of each route of the snapshot in force, found by name and
+    /// resolved once: no label Strings built and hashed per request. A route or label not
+    /// in it (no route, a snapshot just replaced) takes the families' own lookup.
+    routes: ArcSwap<Vec<RouteSeries>>,
+}
+
+/// Every request outcome (`hookguard_requests_total{outcome}`), each a slot of
+/// [`RouteSeries`].
+const OUTCOMES: [&str; 15] = [
+    "forwarded",
+    "handshake",
+    "rejected",
+    "too_large",
+    "timeout",
+    "no_route",
+    "upstream_error",
+    "upstream_timeout",
+    "duplicate",
+    "replay_unavailable",
+    "cut_off",
+    "client_closed",
+    "bad_request",
+    "forbidden",
+    "overloaded",
+];
+
+/// Every verification result but `valid` (which is per secret).
+const FAILED: [&str; 5] = [
+    "invalid",
+    "missing",
+    "malformed",
+    "stale",
+    "no_active_secret",
+];
+
+/// One route's request-path series, each created in its family on first use (so the
+/// exposition lists what happened, as before) and kept as a handle from then on.
+struct RouteSeries {
+    name: Arc<str>,
+    outcomes: [OnceLock<Counter>; OUTCOMES.len()],
+    failed: [OnceLock<Counter>; FAILED.len()],
+    /// Per configured secret id: its `valid` counter and its last-used gauge.
+    secrets: Vec<(Arc<str>, OnceLock<Counter>, Option<F64Gauge>)>,
+    request_duration: OnceLock<Histogram>,
+    upstream_duration: OnceLock<Histogram>,
+}
+
+/// The slot of `word` in `words`: the same static string, else an equal one.
+fn slot(words: &[&'static str], word: &str) -> Option<usize> {
+    words
+        .iter()
+        .position(|w| std::ptr::eq(*w, word))
+        .or_else(|| words.iter().position(|w| *w == word))
 }
 
 /// One route's replay store series.
@@ -189,6 +243,7 @@ impl Metrics {
             replay_store_errors: Family::default(),
             replay_store_up: Family::default(),
             exported: Mutex::default(),
+            routes: ArcSwap::default(),
             registry: Registry::default(),
         };
         // Both series exist from the start: Prometheus' `increase()` misses the first failure
@@ -305,6 +360,25 @@ impl Metrics {
 
     /// Counts a finished request and its total duration.
     pub fn request(&self, route: &str, outcome: &'static str, took: Duration) {
+        let routes = self.routes.load();
+        if let (Some(r), Some(at)) = (series(&routes, route), slot(&OUTCOMES, outcome)) {
+            let labels = || RequestLabels {
+                route: route.to_owned(),
+                outcome,
+            };
+            let requests = &self.requests;
+            r.outcomes[at]
+                .get_or_init(|| requests.get_or_create(&labels()).clone())
+                .inc();
+            r.request_duration
+                .get_or_init(|| {
+                    self.request_duration
+                        .get_or_create(&route_labels(route))
+                        .clone()
+                })
+                .observe(took.as_secs_f64());
+            return;
+        }
         let route = route.to_owned();
         self.requests
             .get_or_create(&RequestLabels {
@@ -330,6 +404,16 @@ impl Metrics {
 
     /// Records how long the upstream took.
     pub fn upstream(&self, route: &str, took: Duration) {
+        if let Some(r) = series(&self.routes.load(), route) {
+            r.upstream_duration
+                .get_or_init(|| {
+                    self.upstream_duration
+                        .get_or_create(&route_labels(route))
+                        .clone()
+                })
+                .observe(took.as_secs_f64());
+            return;
+        }
         let labels = RouteLabels {
             route: route.to_owned(),
         };
@@ -346,6 +430,35 @@ impl Metrics {
         secret_id: &str,
         now: UnixMillis,
     ) {
+        let labels = || VerificationLabels {
+            route: route.to_owned(),
+            result,
+            secret_id: secret_id.to_owned(),
+        };
+        let routes = self.routes.load();
+        if let Some(r) = series(&routes, route) {
+            let families = &self.verifications;
+            if secret_id.is_empty() {
+                if let Some(at) = slot(&FAILED, result) {
+                    let counter =
+                        r.failed[at].get_or_init(|| families.get_or_create(&labels()).clone());
+                    counter.inc();
+                    return;
+                }
+            } else if let Some((_, valid, used)) = r
+                .secrets
+                .iter()
+                .find(|(id, ..)| result == "valid" && &**id == secret_id)
+            {
+                valid
+                    .get_or_init(|| families.get_or_create(&labels()).clone())
+                    .inc();
+                if let Some(used) = used {
+                    used.set(now as f64 / 1000.0);
+                }
+                return;
+            }
+        }
         let labels = VerificationLabels {
             route: route.to_owned(),
             result,
@@ -427,6 +540,53 @@ impl Metrics {
             self.secret_info.get_or_create(&s.info_labels()).set(1);
         }
         *exported = Exported { secrets, checks };
+        drop(exported);
+        self.routes.store(Arc::new(self.route_series(snap)));
+    }
+
+    /// Fresh request-path series for every route of `snap` (handles resolved on first use).
+    fn route_series(&self, snap: &Snapshot) -> Vec<RouteSeries> {
+        snap.routes
+            .iter()
+            .map(|route| {
+                let mut secrets: Vec<(Arc<str>, OnceLock<Counter>, Option<F64Gauge>)> = Vec::new();
+                for check in &route.checks {
+                    for s in check.all_secrets() {
+                        if secrets.iter().any(|(id, ..)| *id == s.secret.id) {
+                            continue;
+                        }
+                        let labels = SecretLabels {
+                            route: route.name.to_string(),
+                            secret_id: s.secret.id.to_string(),
+                        };
+                        let used = self.secret_last_used.get(&labels).map(|g| g.clone());
+                        secrets.push((s.secret.id.clone(), OnceLock::new(), used));
+                    }
+                }
+                RouteSeries {
+                    name: route.name.clone(),
+                    outcomes: Default::default(),
+                    failed: Default::default(),
+                    secrets,
+                    request_duration: OnceLock::new(),
+                    upstream_duration: OnceLock::new(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `route`'s request-path series, when the snapshot in force has that route.
+fn series<'a>(routes: &'a [RouteSeries], route: &str) -> Option<&'a RouteSeries> {
+    if route.is_empty() {
+        return None;
+    }
+    routes.iter().find(|r| &*r.name == route)
+}
+
+fn route_labels(route: &str) -> RouteLabels {
+    RouteLabels {
+        route: route.to_owned(),
     }
 }
 
@@ -495,6 +655,66 @@ mod tests {
             !text.contains("last_used_timestamp_seconds{route=\"r\",secret_id=\"old\"}"),
             "{text}"
         );
+    }
+
+    /// The request-path lines of the exposition, sorted (durations without their sums).
+    fn request_lines(m: &Metrics) -> Vec<String> {
+        let mut lines: Vec<String> = m
+            .encode()
+            .lines()
+            .filter(|l| {
+                l.starts_with("hookguard_requests_total")
+                    || l.starts_with("hookguard_verifications_total")
+                    || l.contains("duration_seconds_count")
+            })
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn traffic(m: &Metrics) {
+        for outcome in ["forwarded", "forwarded", "rejected", "client_closed"] {
+            m.request("r", outcome, Duration::from_millis(3));
+        }
+        m.request("", "no_route", Duration::ZERO);
+        m.request("gone", "forwarded", Duration::ZERO);
+        m.upstream("r", Duration::from_millis(1));
+        m.verification("r", "valid", "a", 1_000);
+        m.verification("r", "valid", "a", 2_000);
+        m.verification("r", "invalid", "", 2_000);
+        m.verification("r", "valid", "unknown", 2_000);
+    }
+
+    #[test]
+    fn the_resolved_route_series_count_exactly_what_the_families_count() {
+        // Resolved: the route table of a synced snapshot. Plain: no table, every call takes
+        // the families' own lookup. Same traffic, same exposition.
+        let resolved = Metrics::new();
+        resolved.sync_secrets(&snapshot(&["a"]));
+        traffic(&resolved);
+        let plain = Metrics::new();
+        traffic(&plain);
+        let lines = request_lines(&resolved);
+        assert_eq!(lines, request_lines(&plain));
+        assert!(
+            lines.contains(
+                &"hookguard_requests_total{route=\"r\",outcome=\"forwarded\"} 2".to_string()
+            ),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("secret_id=\"a\"") && l.ends_with(" 2")),
+            "{lines:?}"
+        );
+        assert_eq!(last_used(&resolved, "a"), Some(2.0));
+        // And the resolved handles were the ones used.
+        let routes = resolved.routes.load();
+        assert!(routes[0].outcomes[0].get().is_some());
+        assert!(routes[0].secrets[0].1.get().is_some());
+        assert!(plain.routes.load().is_empty());
     }
 
     #[test]

@@ -65,7 +65,9 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
                 _ = stop.wait_for(|s| *s) => None,
             };
             if let Some(prepared) = prepared {
-                serve(app, prepared, watcher, stop).await;
+                // Its own allocation: the task then holds the first head's reading only
+                // until it is done, not for the life of the connection.
+                Box::pin(serve(app, prepared, watcher, stop)).await;
             }
             drop(permit);
         });
@@ -227,9 +229,12 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher, stop: watch:
     let status = io.status();
     let close = Arc::new(Notify::new());
     let (app2, close2) = (app.clone(), close.clone());
+    // Boxed: hyper keeps room for one handler future per connection for as long as the
+    // connection lives; a box puts the request's state on the heap only while it runs, so
+    // an idle keep-alive connection does not hold it.
     let service = service_fn(move |req| {
         let (app, close, hangup) = (app2.clone(), close2.clone(), hangup.clone());
-        async move {
+        Box::pin(async move {
             let mut resp = crate::serve::proxy::handle(app, peer, req, &hangup).await;
             // An answer that ends an HTTP/1.1 connection (413, 408) ends an HTTP/2 one with
             // GOAWAY, where `connection` is not a header.
@@ -241,7 +246,7 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher, stop: watch:
                 }
             }
             resp
-        }
+        })
     });
     // The protocol is known here (ALPN, or the HTTP/2 preface in the first bytes), so the
     // connection future holds one protocol's state, not hyper-util's auto enum of both.

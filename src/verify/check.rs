@@ -124,9 +124,7 @@ impl Check {
         self.handshake.is_none()
             && match &self.kind {
                 CheckKind::Hmac(spec) => !matches!(spec.sig, SigFormat::Mechanism(_)),
-                CheckKind::ApiKey { .. }
-                | CheckKind::Basic
-                | CheckKind::Token { .. } => true,
+                CheckKind::ApiKey { .. } | CheckKind::Basic | CheckKind::Token { .. } => true,
                 CheckKind::Any(options) => options.iter().all(Check::takes_chunks),
                 _ => false,
             }
