@@ -60,13 +60,13 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         let (app, watcher, mut stop) = (app.clone(), graceful.watcher(), stop_rx.clone());
         tokio::spawn(async move {
             // Until a first request head arrives there is nothing in flight: shutdown may drop it.
+            // Boxed, as the serve future below: the task itself stays small, and the TLS
+            // handshake's and first head's state is freed once they are done.
             let prepared = tokio::select! {
-                p = prepare(&app, stream, addr) => p,
+                p = Box::pin(prepare(&app, stream, addr)) => p,
                 _ = stop.wait_for(|s| *s) => None,
             };
             if let Some(prepared) = prepared {
-                // Its own allocation: the task then holds the first head's reading only
-                // until it is done, not for the life of the connection.
                 Box::pin(serve(app, prepared, watcher, stop)).await;
             }
             drop(permit);
