@@ -147,15 +147,16 @@ pub fn upstream_headers(headers: &mut HeaderMap, marks: &Marks<'_>) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
-    set(
-        headers,
-        "x-hookguard-verified",
-        if marks.permit.verified() {
-            "true"
-        } else {
-            "false"
-        },
-    );
+    // Fixed words as static values: no copy per request.
+    let fixed = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
+        h.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    };
+    let verified = if marks.permit.verified() {
+        "true"
+    } else {
+        "false"
+    };
+    fixed(headers, "x-hookguard-verified", verified);
     set(headers, "x-hookguard-route", marks.route);
     if !marks.permit.secret_ids().is_empty() {
         set(headers, "x-hookguard-secret-id", marks.permit.secret_ids());
@@ -164,11 +165,8 @@ pub fn upstream_headers(headers: &mut HeaderMap, marks: &Marks<'_>) {
         set(headers, "x-hookguard-handshake", scheme);
     }
     set(headers, "x-forwarded-for", &peer.addr.ip().to_string());
-    set(
-        headers,
-        "x-forwarded-proto",
-        if peer.tls { "https" } else { "http" },
-    );
+    let proto = if peer.tls { "https" } else { "http" };
+    fixed(headers, "x-forwarded-proto", proto);
     match host {
         Some(h) => set(headers, "x-forwarded-host", h),
         None => {

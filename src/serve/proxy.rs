@@ -195,7 +195,8 @@ pub async fn handle(
     let start = Instant::now();
     let snap = app.shared.load_full();
     let request_id = client_request_id(req.headers()).unwrap_or_else(|| app.next_request_id());
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // The Uri's clone shares its bytes: no copy of the path for the log line.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let mut outcome = Outcome::default();
     let result = serve(&app, &snap, peer, req, &request_id, &mut outcome, hangup).await;
     let (resp, label, error) = match result {
@@ -207,7 +208,7 @@ pub async fn handle(
         app.metrics.request(&outcome.route, label, took);
     }
     tracing::info!(
-        request_id = %request_id, %method, %path, route = %outcome.route, outcome = label,
+        request_id = %request_id, %method, path = %uri.path(), route = %outcome.route, outcome = label,
         reason = outcome.reason, delivery_id = %outcome.delivery_id, secret_id = %outcome.secret_ids, status = resp.status().as_u16(),
         upstream_ms = outcome.upstream.map(|d| d.as_secs_f64() * 1e3), total_ms = took.as_secs_f64() * 1e3,
         replay = outcome.replay, replay_key = outcome.replay_key,
