@@ -149,7 +149,10 @@ pub fn upstream_headers(headers: &mut HeaderMap, marks: &Marks<'_>) {
     };
     // Fixed words as static values: no copy per request.
     let fixed = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
-        h.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        h.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
     };
     let verified = if marks.permit.verified() {
         "true"

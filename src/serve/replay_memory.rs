@@ -2,11 +2,14 @@
 //! the oldest claim evicted first. Instants are passed in, so the tests move time by hand.
 //!
 //! Each key is a SHA-256 digest (32 bytes whatever the delivery id's length), kept with the
-//! claim's token, whether its delivery is done, and when it expires; a second map ordered by
-//! claim sequence finds the oldest. Expired keys go when looked up or when they are the
-//! oldest; either way the store never holds more than `max_entries`.
+//! claim's token, whether its delivery is done, and when it expires; a queue in claim order
+//! finds the oldest (an entry whose key was removed or claimed again since is skipped when
+//! it comes up). Expired keys go when looked up or when they are the oldest; either way the
+//! store never holds more than `max_entries`. The map hashes a key by its first eight bytes:
+//! it is already a SHA-256 digest, and only verified requests reach the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,10 +24,29 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Inner {
-    keys: HashMap<[u8; 32], Entry>,
-    /// Claim sequence to key: the first entry is the oldest claim.
-    order: BTreeMap<u64, [u8; 32]>,
+    keys: HashMap<[u8; 32], Entry, BuildHasherDefault<DigestHasher>>,
+    /// (claim sequence, key), oldest first; stale when the key's entry has another sequence.
+    order: VecDeque<(u64, [u8; 32])>,
     seq: u64,
+}
+
+/// A digest's first eight bytes as its hash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as its length, then its bytes: keep the first eight of those.
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_usize(&mut self, _: usize) {}
 }
 
 struct Entry {
@@ -106,14 +128,23 @@ impl Inner {
     /// Inserts a key that is not held, evicting the oldest down to `max - 1` first.
     fn insert(&mut self, key: [u8; 32], token: u64, done: bool, expires: Instant, max: usize) {
         while self.keys.len() >= max {
-            let Some((_, oldest)) = self.order.pop_first() else {
+            let Some((seq, oldest)) = self.order.pop_front() else {
                 break;
             };
-            self.keys.remove(&oldest);
+            if self.keys.get(&oldest).is_some_and(|e| e.seq == seq) {
+                self.keys.remove(&oldest);
+            }
+        }
+        // Released keys leave stale entries behind: past twice the bound, drop them all at
+        // once (amortised over as many claims), so the queue stays bounded too.
+        if self.order.len() >= 2 * max {
+            let keys = &self.keys;
+            self.order
+                .retain(|(seq, k)| keys.get(k).is_some_and(|e| e.seq == *seq));
         }
         self.seq += 1;
         let seq = self.seq;
-        self.order.insert(seq, key);
+        self.order.push_back((seq, key));
         let entry = Entry {
             seq,
             token,
@@ -123,10 +154,9 @@ impl Inner {
         self.keys.insert(key, entry);
     }
 
+    /// Forgets `key`; its place in the queue is skipped when it comes up.
     fn remove(&mut self, key: &[u8; 32]) {
-        if let Some(e) = self.keys.remove(key) {
-            self.order.remove(&e.seq);
-        }
+        self.keys.remove(key);
     }
 }
 
@@ -185,6 +215,34 @@ mod tests {
         // Kept after its claim was evicted or expired: recorded anew.
         store.keep(k(9), 9, t1, TTL);
         assert_eq!(store.claim(k(9), 3, t1, TTL), Found::Duplicate);
+    }
+
+    #[test]
+    fn released_claims_do_not_grow_the_queue_past_twice_the_bound() {
+        let store = MemoryStore::new(4);
+        let now = Instant::now();
+        for n in 0..200u8 {
+            assert_eq!(store.claim(k(n), 1, now, TTL), Found::Claimed);
+            store.release(k(n), 1);
+        }
+        let inner = store.lock();
+        assert!(inner.keys.is_empty());
+        assert!(inner.order.len() <= 8, "queue holds {}", inner.order.len());
+    }
+
+    #[test]
+    fn a_key_claimed_again_after_release_is_evicted_by_its_new_place() {
+        let store = MemoryStore::new(2);
+        let now = Instant::now();
+        assert_eq!(store.claim(k(1), 1, now, TTL), Found::Claimed);
+        store.release(k(1), 1);
+        assert_eq!(store.claim(k(2), 2, now, TTL), Found::Claimed);
+        // k(1) again: newer than k(2), so k(2) is the oldest when k(3) needs room.
+        assert_eq!(store.claim(k(1), 3, now, TTL), Found::Claimed);
+        assert_eq!(store.claim(k(3), 4, now, TTL), Found::Claimed);
+        assert_eq!(store.claim(k(1), 5, now, TTL), Found::InFlight);
+        assert_eq!(store.claim(k(2), 6, now, TTL), Found::Claimed);
+        assert!(store.len() <= 2);
     }
 
     #[test]

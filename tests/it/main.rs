@@ -29,6 +29,7 @@ mod pubkey;
 mod pubkey_keys;
 mod pubkey_proxy;
 mod redis_server;
+mod redis_topologies;
 mod reject;
 mod reload;
 mod replay;
