@@ -169,7 +169,7 @@ fn runner<'a>(opts: &Opts, ctx: &'a Ctx, rt: &'a tokio::runtime::Runtime) -> Run
         (secs(5), 3, secs(1), secs(2))
     };
     let mut skipped = BTreeMap::new();
-    if ctx.redis.is_none() {
+    if ctx.redis.is_none() && !installed_redis() {
         let why = "redis-server is not installed (apt-get install -y redis-server)".to_string();
         skipped.insert(Target::HookguardReplayRedis, why);
     }

@@ -212,60 +212,102 @@ fn ratio(
     Some((v, format!("{v:.2}×")))
 }
 
+/// Issue 12's ratio targets: (what, scenario, peer, figure, threshold, higher is better).
+type RatioGoal = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Median) -> Option<f64>,
+    f64,
+    bool,
+);
+
+const RATIO_GOALS: [RatioGoal; 8] = [
+    (
+        "ka64 req/s ≥ 1.0 × haproxy (plain)",
+        "ka64",
+        "haproxy",
+        rps,
+        1.0,
+        true,
+    ),
+    (
+        "ka64 req/s ≥ 1.3 × haproxy-verify",
+        "ka64",
+        "haproxy-verify",
+        rps,
+        1.3,
+        true,
+    ),
+    (
+        "ka64 p99 ≤ haproxy-verify p99",
+        "ka64",
+        "haproxy-verify",
+        p99,
+        1.0,
+        false,
+    ),
+    (
+        "ka64 CPU/request ≤ haproxy (plain)",
+        "ka64",
+        "haproxy",
+        cpu,
+        1.0,
+        false,
+    ),
+    (
+        "ka256 req/s ≥ 1.0 × haproxy (plain)",
+        "ka256",
+        "haproxy",
+        rps,
+        1.0,
+        true,
+    ),
+    (
+        "invalid rejections/s ≥ 1.5 × haproxy-verify",
+        "invalid",
+        "haproxy-verify",
+        rps,
+        1.5,
+        true,
+    ),
+    (
+        "invalid CPU/request ≤ 0.7 × haproxy-verify",
+        "invalid",
+        "haproxy-verify",
+        cpu,
+        0.7,
+        false,
+    ),
+    (
+        "tls-newconn req/s ≥ 1.2 × haproxy (plain)",
+        "tls-newconn",
+        "haproxy",
+        rps,
+        1.2,
+        true,
+    ),
+];
+
+fn rps(m: &Median) -> Option<f64> {
+    Some(m.rps)
+}
+
+fn p99(m: &Median) -> Option<f64> {
+    Some(m.p99)
+}
+
+fn cpu(m: &Median) -> Option<f64> {
+    m.cpu
+}
+
 fn ka64_goals(r: &Results) -> Vec<Goal> {
-    let rps = |m: &Median| Some(m.rps);
-    let p99 = |m: &Median| Some(m.p99);
-    let cpu = |m: &Median| m.cpu;
-    vec![
-        (
-            "ka64 req/s ≥ 1.0 × haproxy (plain)",
-            ratio(r, "ka64", "haproxy", rps),
-            1.0,
-            true,
-        ),
-        (
-            "ka64 req/s ≥ 1.3 × haproxy-verify",
-            ratio(r, "ka64", "haproxy-verify", rps),
-            1.3,
-            true,
-        ),
-        (
-            "ka64 p99 ≤ haproxy-verify p99",
-            ratio(r, "ka64", "haproxy-verify", p99),
-            1.0,
-            false,
-        ),
-        (
-            "ka64 CPU/request ≤ haproxy (plain)",
-            ratio(r, "ka64", "haproxy", cpu),
-            1.0,
-            false,
-        ),
-        (
-            "ka256 req/s ≥ 1.0 × haproxy (plain)",
-            ratio(r, "ka256", "haproxy", rps),
-            1.0,
-            true,
-        ),
-        (
-            "invalid rejections/s ≥ 1.5 × haproxy-verify",
-            ratio(r, "invalid", "haproxy-verify", rps),
-            1.5,
-            true,
-        ),
-        (
-            "invalid CPU/request ≤ 0.7 × haproxy-verify",
-            ratio(r, "invalid", "haproxy-verify", cpu),
-            0.7,
-            false,
-        ),
-        (
-            "tls-newconn req/s ≥ 1.2 × haproxy (plain)",
-            ratio(r, "tls-newconn", "haproxy", rps),
-            1.2,
-            true,
-        ),
-    ]
+    RATIO_GOALS
+        .iter()
+        .map(|&(what, scenario, peer, f, want, higher)| {
+            (what, ratio(r, scenario, peer, f), want, higher)
+        })
+        .collect()
 }
 
 fn replay_goals(r: &Results) -> Vec<Goal> {

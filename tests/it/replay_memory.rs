@@ -85,25 +85,48 @@ async fn a_failed_verification_never_touches_the_store_even_in_report_only_mode(
     assert_eq!(up.count(), 1);
 }
 
-#[tokio::test]
-async fn a_client_that_hangs_up_mid_delivery_releases_its_claim() {
-    let up = Upstream::start_with(StatusCode::OK, Duration::from_millis(300)).await;
-    let proxy = Proxy::start(&config(&up.url(), "memory", ""), &[]).await;
-    let headers = proxy.sign("gh", None, b"{}", now_s());
-    let mut raw = String::from(
-        "POST /hook HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nx-github-delivery: d-1\r\n",
+/// A raw HTTP/1.1 delivery `id` of `{}`, signed for `gh`.
+fn raw_delivery(proxy: &Proxy, id: &str) -> String {
+    let mut raw = format!(
+        "POST /hook HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nx-github-delivery: {id}\r\n"
     );
-    for (name, value) in &headers {
+    for (name, value) in &proxy.sign("gh", None, b"{}", now_s()) {
         raw.push_str(&format!("{name}: {value}\r\n"));
     }
-    raw.push_str("\r\n{}");
+    raw + "\r\n{}"
+}
+
+/// A memory-store route to an upstream that answers after 300 ms, and a client connection
+/// whose delivery `d-1` the upstream has received (its claim held) but not answered.
+async fn one_in_flight() -> (Upstream, Proxy, tokio::net::TcpStream) {
+    let up = Upstream::start_with(StatusCode::OK, Duration::from_millis(300)).await;
+    let proxy = Proxy::start(&config(&up.url(), "memory", ""), &[]).await;
     let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let raw = raw_delivery(&proxy, "d-1");
     stream.write_all(raw.as_bytes()).await.unwrap();
+    until_forwarded(&up).await;
+    (up, proxy, stream)
+}
+
+/// Waits until the upstream has received a request.
+async fn until_forwarded(up: &Upstream) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while up.count() == 0 {
         assert!(Instant::now() < deadline, "never forwarded");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// `hookguard_requests_total{route="gh",outcome="client_closed"}`.
+async fn client_closed(proxy: &Proxy) -> f64 {
+    let metrics = proxy.metrics().await;
+    let labels = [("route", "gh"), ("outcome", "client_closed")];
+    metric_value(&metrics, "hookguard_requests_total", &labels)
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_delivery_releases_its_claim() {
+    let (up, proxy, stream) = one_in_flight().await;
     drop(stream);
     // The sender retries once the first attempt is gone: delivered, not 409.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -117,37 +140,17 @@ async fn a_client_that_hangs_up_mid_delivery_releases_its_claim() {
     assert_eq!(retry.0, StatusCode::OK);
     assert!(retry.1.get("x-hookguard-duplicate").is_none());
     assert_eq!(up.count(), 2);
-    let metrics = proxy.metrics().await;
-    let closed = metric_value(
-        &metrics,
-        "hookguard_requests_total",
-        &[("route", "gh"), ("outcome", "client_closed")],
-    );
-    assert_eq!(closed, 1.0, "{metrics}");
+    assert_eq!(client_closed(&proxy).await, 1.0);
 }
 
 #[tokio::test]
 async fn a_pipelined_request_is_not_taken_for_a_hang_up() {
-    let up = Upstream::start_with(StatusCode::OK, Duration::from_millis(300)).await;
-    let proxy = Proxy::start(&config(&up.url(), "memory", ""), &[]).await;
-    let request = |id: &str| {
-        let mut raw = format!(
-            "POST /hook HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nx-github-delivery: {id}\r\n"
-        );
-        for (name, value) in &proxy.sign("gh", None, b"{}", now_s()) {
-            raw.push_str(&format!("{name}: {value}\r\n"));
-        }
-        raw + "\r\n{}"
-    };
-    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
-    stream.write_all(request("d-1").as_bytes()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while up.count() == 0 {
-        assert!(Instant::now() < deadline, "never forwarded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (up, proxy, mut stream) = one_in_flight().await;
     // The second request lands while the first waits on the upstream with its claim.
-    stream.write_all(request("d-2").as_bytes()).await.unwrap();
+    stream
+        .write_all(raw_delivery(&proxy, "d-2").as_bytes())
+        .await
+        .unwrap();
     let mut got = Vec::new();
     while String::from_utf8_lossy(&got)
         .matches("HTTP/1.1 200")
@@ -163,13 +166,7 @@ async fn a_pipelined_request_is_not_taken_for_a_hang_up() {
         got.extend_from_slice(&buf[..n]);
     }
     assert_eq!(up.count(), 2);
-    let metrics = proxy.metrics().await;
-    let closed = metric_value(
-        &metrics,
-        "hookguard_requests_total",
-        &[("route", "gh"), ("outcome", "client_closed")],
-    );
-    assert_eq!(closed, 0.0, "{metrics}");
+    assert_eq!(client_closed(&proxy).await, 0.0);
 }
 
 #[test]
