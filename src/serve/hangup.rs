@@ -3,37 +3,36 @@
 //! hyper serves HTTP/1.1 with half-close on (see `conn`), so it no longer reads the socket
 //! while a request is in flight and never learns that the client closed or reset it. A
 //! delivery that holds a replay claim must know: the sender will retry, and the retry must
-//! not meet its own abandoned claim. [`Hangup`] keeps a second handle on the connection's TCP
-//! socket (a duplicated descriptor, registered with the runtime only the first time it is
-//! watched) and resolves [`Hangup::gone`] when the kernel reports the peer's FIN or RST. It
-//! never reads: the bytes stay for hyper (or TLS), so a pipelined request is not disturbed.
+//! not meet its own abandoned claim. [`Hangup`] shares the connection's second handle on its
+//! TCP socket (the one `server` keeps to answer 408s), duplicates it and registers the copy
+//! with the runtime only the first time it is watched (a route with `replay:`), and resolves
+//! [`Hangup::gone`] when the kernel reports the peer's FIN or RST. It never reads: the bytes
+//! stay for hyper (or TLS), so a pipelined request is not disturbed.
 //!
 //! A client that shuts down its sending side on purpose and still waits for the answer looks
 //! the same as one that left; on a route with `replay:` that delivery is cancelled and its
 //! claim released, so the sender's retry is delivered.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-/// One connection's watch on its client. Cheap until watched: a duplicated descriptor.
+/// One connection's watch on its client. Costs nothing until watched.
 #[derive(Default)]
 pub struct Hangup {
-    /// The duplicate, until the first watch registers it with the runtime.
-    fd: Mutex<Option<OwnedFd>>,
-    /// The registered duplicate; `None` inside when registering failed (never watched).
+    /// The connection's socket, shared; `None` when there is none to watch.
+    socket: Option<Arc<std::net::TcpStream>>,
+    /// Its registered duplicate; `None` inside when that failed (then never watched).
     stream: OnceLock<Option<TcpStream>>,
 }
 
 impl Hangup {
-    /// A watch on `stream`'s peer; one that never fires when the descriptor cannot be
-    /// duplicated (out of descriptors).
-    pub fn of(stream: &TcpStream) -> Self {
+    /// A watch on the peer of `socket` (a handle on the connection's TCP socket).
+    pub fn on(socket: Option<Arc<std::net::TcpStream>>) -> Self {
         Hangup {
-            fd: Mutex::new(stream.as_fd().try_clone_to_owned().ok()),
+            socket,
             stream: OnceLock::new(),
         }
     }
@@ -62,8 +61,7 @@ impl Hangup {
     fn stream(&self) -> Option<&TcpStream> {
         self.stream
             .get_or_init(|| {
-                let fd = self.fd.lock().ok()?.take()?;
-                let std = std::net::TcpStream::from(fd);
+                let std = self.socket.as_ref()?.try_clone().ok()?;
                 std.set_nonblocking(true).ok()?;
                 TcpStream::from_std(std).ok()
             })
@@ -74,6 +72,7 @@ impl Hangup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
 
@@ -86,6 +85,11 @@ mod tests {
         (client, server)
     }
 
+    fn watch(server: &TcpStream) -> Hangup {
+        let fd = server.as_fd().try_clone_to_owned().unwrap();
+        Hangup::on(Some(Arc::new(std::net::TcpStream::from(fd))))
+    }
+
     async fn settles(hangup: &Hangup) -> bool {
         tokio::time::timeout(Duration::from_millis(300), hangup.gone())
             .await
@@ -95,7 +99,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_closes_is_gone_and_one_that_sends_bytes_is_not() {
         let (mut client, server) = pair().await;
-        let hangup = Hangup::of(&server);
+        let hangup = watch(&server);
         assert!(!settles(&hangup).await, "gone while the client is there");
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
         assert!(
@@ -113,7 +117,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_already_left_is_gone_at_the_first_watch() {
         let (client, server) = pair().await;
-        let hangup = Hangup::of(&server);
+        let hangup = watch(&server);
         drop(client);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(settles(&hangup).await);

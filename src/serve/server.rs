@@ -120,7 +120,7 @@ struct Prepared {
     h2: bool,
     /// A second handle on a plain TCP socket, to answer 408 after hyper gives up on a later
     /// request head (`None` over TLS, where only the TLS stream can write).
-    raw: Option<std::net::TcpStream>,
+    raw: Option<Arc<std::net::TcpStream>>,
     /// Whether an HTTP/1.1 client left while its request waits (hyper, half-closing, does
     /// not tell); HTTP/2 cancels the stream itself.
     hangup: Arc<Hangup>,
@@ -133,19 +133,15 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
     let limits = snap.limits;
     let Some(tls) = snap.tls.clone() else {
         let peer = Peer { addr, tls: false };
-        let raw = stream
-            .as_fd()
-            .try_clone_to_owned()
-            .ok()
-            .map(std::net::TcpStream::from);
-        let hangup = Hangup::of(&stream);
+        let raw = second_handle(&stream);
         let mut prepared = first_head(app, Box::new(stream), peer, limits).await?;
+        prepared.hangup = Arc::new(Hangup::on(raw.clone()));
         prepared.raw = raw;
-        prepared.hangup = Arc::new(hangup);
         return Some(prepared);
     };
     drop(snap);
-    let hangup = Hangup::of(&stream);
+    // Over TLS only the TLS stream may write; the handle is for watching the client.
+    let hangup = Hangup::on(second_handle(&stream));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let tls_stream =
         match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
@@ -175,6 +171,13 @@ async fn prepare(app: &App, stream: TcpStream, addr: SocketAddr) -> Option<Prepa
     let mut prepared = first_head(app, Box::new(tls_stream), peer, limits).await?;
     prepared.hangup = Arc::new(hangup);
     Some(prepared)
+}
+
+/// A second handle on the connection's socket (one duplicated descriptor per connection),
+/// `None` when the process is out of descriptors.
+fn second_handle(stream: &TcpStream) -> Option<Arc<std::net::TcpStream>> {
+    let fd = stream.as_fd().try_clone_to_owned().ok()?;
+    Some(Arc::new(std::net::TcpStream::from(fd)))
 }
 
 /// Waits for the first request head (or an HTTP/2 preface).
@@ -261,9 +264,9 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher, stop: watch:
     };
     if let Some(refusal) = status.refused_head() {
         // hyper ended on the refused head; its answer went out on the stream's shutdown.
-        if let (false, Some(mut raw)) = (status.answered(), raw.as_ref()) {
+        if let (false, Some(raw)) = (status.answered(), raw.as_deref()) {
             let answer = crate::serve::rewind::raw_error(refusal.status(), refusal.phrase());
-            let _ = std::io::Write::write_all(&mut raw, &answer);
+            let _ = std::io::Write::write_all(&mut &*raw, &answer);
         }
         answered_early(&app, peer, refusal.status().as_u16(), refusal.as_str());
         return;
@@ -274,9 +277,9 @@ async fn serve(app: Arc<App>, prepared: Prepared, watcher: Watcher, stop: watch:
             // hyper closes on a slow head without a response; a half-sent head gets its 408
             // here (an idle keep-alive connection just closes).
             if status.partial() {
-                if let Some(mut raw) = raw {
+                if let Some(raw) = raw {
                     let _ = std::io::Write::write_all(
-                        &mut raw,
+                        &mut &*raw,
                         &crate::serve::rewind::raw_error(
                             http::StatusCode::REQUEST_TIMEOUT,
                             "request timeout",
