@@ -256,6 +256,7 @@ fn route(
         tolerance_ms: tolerance.unwrap_or(DEFAULT_TOLERANCE_MS),
         max_body_bytes,
         public_url,
+        body_in_chunks: checks.iter().all(crate::verify::Check::takes_chunks),
         checks,
         replay,
     })

@@ -88,6 +88,9 @@ pub struct Route {
     pub public_url: Option<String>,
     /// All must pass.
     pub checks: Vec<Check>,
+    /// Every check takes the body as the chunks it arrived in (`Check::takes_chunks`), so
+    /// the proxy never joins it into one buffer.
+    pub body_in_chunks: bool,
     /// Replay protection, when configured.
     pub replay: Option<Replay>,
     /// Client networks allowed on this route (`None`: every client).

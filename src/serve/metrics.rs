@@ -459,12 +459,7 @@ impl Metrics {
                 return;
             }
         }
-        let labels = VerificationLabels {
-            route: route.to_owned(),
-            result,
-            secret_id: secret_id.to_owned(),
-        };
-        self.verifications.get_or_create(&labels).inc();
+        self.verifications.get_or_create(&labels()).inc();
         if !secret_id.is_empty() {
             let labels = SecretLabels {
                 route: route.to_owned(),

@@ -202,34 +202,32 @@ async fn connect(key: &Key) -> Result<SendRequest<UpBody>, Failed> {
         .await
         .map_err(|e| failed(&e))?;
     let _ = tcp.set_nodelay(true);
-    let builder = http1::Builder::new();
-    if key.https {
-        let name =
-            rustls::pki_types::ServerName::try_from(bare.to_owned()).map_err(|e| failed(&e))?;
-        let tls = tls_connector()
-            .connect(name, tcp)
-            .await
-            .map_err(|e| failed(&e))?;
-        let (sender, conn) = builder
-            .handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| failed(&e))?;
-        tokio::spawn(drive(conn));
-        Ok(sender)
-    } else {
-        let (sender, conn) = builder
-            .handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|e| failed(&e))?;
-        tokio::spawn(drive(conn));
-        Ok(sender)
+    if !key.https {
+        return open(tcp).await;
     }
+    let name = rustls::pki_types::ServerName::try_from(bare.to_owned()).map_err(|e| failed(&e))?;
+    let tls = tls_connector()
+        .connect(name, tcp)
+        .await
+        .map_err(|e| failed(&e))?;
+    open(tls).await
 }
 
-async fn drive<C: std::future::Future<Output = hyper::Result<()>>>(conn: C) {
-    if let Err(e) = conn.await {
-        tracing::debug!(error = %error_chain(&e), "upstream connection ended");
-    }
+/// HTTP/1.1 over `io`, its connection task spawned on this worker.
+async fn open<T>(io: T) -> Result<SendRequest<UpBody>, Failed>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| Failed(error_chain(&e)))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %error_chain(&e), "upstream connection ended");
+        }
+    });
+    Ok(sender)
 }
 
 /// Upstream TLS: the system roots (rustls-native-certs, which honours `SSL_CERT_FILE` and

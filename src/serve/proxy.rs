@@ -252,7 +252,7 @@ async fn serve(
     let chunks = read_body(route, snap, &parts.headers, body).await?;
     // A route whose checks only feed the body to an HMAC keeps it as the chunks it came in;
     // any other gets it whole, copied once when it came in pieces.
-    let (body, chunks) = if route.checks.iter().all(verify::Check::takes_chunks) {
+    let (body, chunks) = if route.body_in_chunks {
         (Bytes::new(), chunks)
     } else {
         (joined(chunks), Vec::new())
